@@ -1,0 +1,416 @@
+//! Labelled tabular data: reading a CSV data set (one label column, numeric features),
+//! checking every cell, and splitting it into training and held-out rows.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+/// The UCI handwritten digits data set (1797 rows, 64 pixel features, 10 classes, CC BY 4.0),
+/// compiled in so that `maas train` works on a fresh machine without any download.
+pub const BUNDLED_DIGITS: &[u8] = include_bytes!("../tests/data/digits.csv");
+
+/// What `--data` names when it is not given.
+pub const BUNDLED_DIGITS_NAME: &str = "bundled:digits.csv";
+
+/// A data set read into memory: features row-major as f32, labels as class indices.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Where the rows came from (a path, or the bundled data set's name).
+    pub source: String,
+    /// Hex sha256 of the source bytes: the fingerprint recorded in the manifest.
+    pub fingerprint: String,
+    pub label_column: String,
+    /// Feature column names, in column order.
+    pub feature_names: Vec<String>,
+    /// Class labels, sorted (numerically when every label is an integer).
+    pub classes: Vec<String>,
+    /// `rows() × n_features()` values, row-major.
+    pub features: Vec<f32>,
+    /// Class index (into `classes`) of each row.
+    pub targets: Vec<u32>,
+}
+
+/// Why a data set could not be read; every variant names the place to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read data file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("data file {path} is empty: expected a header line naming the columns")]
+    Empty { path: String },
+    #[error("data file {path} has a header but no data rows")]
+    NoRows { path: String },
+    #[error("{path}: no label column named '{column}'; the columns are: {columns}")]
+    NoLabelColumn {
+        path: String,
+        column: String,
+        columns: String,
+    },
+    #[error("{path}: the label column '{column}' is the only column; there are no features")]
+    NoFeatures { path: String, column: String },
+    #[error("{path}, line {line}: expected {expected} fields like the header, found {found}")]
+    Ragged {
+        path: String,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}, line {line}, column {column} ('{name}'): '{value}' is not a number")]
+    NotNumeric {
+        path: String,
+        line: u64,
+        column: usize,
+        name: String,
+        value: String,
+    },
+    #[error("{path}, line {line}, column {column} ('{name}'): '{value}' is not a finite number")]
+    NotFinite {
+        path: String,
+        line: u64,
+        column: usize,
+        name: String,
+        value: String,
+    },
+    #[error("{path}, line {line}, column {column} ('{name}'): the label is empty")]
+    EmptyLabel {
+        path: String,
+        line: u64,
+        column: usize,
+        name: String,
+    },
+    #[error("{path}: the label column '{column}' holds a single class ('{class}'); a classifier needs at least two")]
+    SingleClass {
+        path: String,
+        column: String,
+        class: String,
+    },
+    #[error("{path}, line {line}: malformed CSV: {message}")]
+    Csv {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("validation split {split} leaves no {which} rows out of {rows}; use a split between 0 and 1 that keeps rows on both sides")]
+    BadSplit {
+        split: f64,
+        which: &'static str,
+        rows: usize,
+    },
+}
+
+/// A reader that hashes what passes through it, so a data set is fingerprinted while it streams.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Dataset {
+    /// Reads a CSV file with a header line; `label_column` names the label column.
+    pub fn from_path(path: &Path, label_column: &str) -> Result<Self, DataError> {
+        let shown = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|source| DataError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_reader(std::io::BufReader::new(file), &shown, label_column)
+    }
+
+    /// The bundled digits data set.
+    pub fn bundled_digits() -> Result<Self, DataError> {
+        Self::from_reader(BUNDLED_DIGITS, BUNDLED_DIGITS_NAME, "label")
+    }
+
+    /// Reads CSV from any reader; `source` names it in errors and in the manifest.
+    pub fn from_reader<R: Read>(
+        reader: R,
+        source: &str,
+        label_column: &str,
+    ) -> Result<Self, DataError> {
+        let path = source.to_string();
+        let hashing = HashingReader {
+            inner: reader,
+            hasher: Sha256::new(),
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(hashing);
+        let csv_error = |e: csv::Error, path: &str| match e.kind() {
+            csv::ErrorKind::Io(_) => {
+                let message = e.to_string();
+                DataError::Read {
+                    path: path.to_string(),
+                    source: std::io::Error::other(message),
+                }
+            }
+            _ => DataError::Csv {
+                path: path.to_string(),
+                line: e.position().map(|p| p.line()).unwrap_or(0),
+                message: e.to_string(),
+            },
+        };
+        let header = csv.headers().map_err(|e| csv_error(e, &path))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(DataError::Empty { path });
+        }
+        let label_index = header
+            .iter()
+            .position(|name| name == label_column)
+            .ok_or_else(|| DataError::NoLabelColumn {
+                path: path.clone(),
+                column: label_column.to_string(),
+                columns: header.iter().collect::<Vec<_>>().join(", "),
+            })?;
+        if header.len() < 2 {
+            return Err(DataError::NoFeatures {
+                path,
+                column: label_column.to_string(),
+            });
+        }
+        let feature_names: Vec<String> = header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != label_index)
+            .map(|(_, name)| name.to_string())
+            .collect();
+
+        let mut features = Vec::new();
+        let mut raw_labels: Vec<String> = Vec::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(e, &path)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            if record.len() != header.len() {
+                return Err(DataError::Ragged {
+                    path,
+                    line,
+                    expected: header.len(),
+                    found: record.len(),
+                });
+            }
+            for (i, cell) in record.iter().enumerate() {
+                if i == label_index {
+                    if cell.is_empty() {
+                        return Err(DataError::EmptyLabel {
+                            path,
+                            line,
+                            column: i + 1,
+                            name: header[i].to_string(),
+                        });
+                    }
+                    raw_labels.push(cell.to_string());
+                    continue;
+                }
+                features.push(parse_feature(cell).map_err(|kind| {
+                    let (path, column, name, value) =
+                        (path.clone(), i + 1, header[i].to_string(), cell.to_string());
+                    match kind {
+                        CellError::NotNumeric => DataError::NotNumeric {
+                            path,
+                            line,
+                            column,
+                            name,
+                            value,
+                        },
+                        CellError::NotFinite => DataError::NotFinite {
+                            path,
+                            line,
+                            column,
+                            name,
+                            value,
+                        },
+                    }
+                })?);
+            }
+        }
+        if raw_labels.is_empty() {
+            return Err(DataError::NoRows { path });
+        }
+        let classes = sorted_classes(&raw_labels);
+        if classes.len() < 2 {
+            return Err(DataError::SingleClass {
+                path,
+                column: label_column.to_string(),
+                class: classes[0].clone(),
+            });
+        }
+        let targets = raw_labels
+            .iter()
+            .map(|label| class_index(&classes, label))
+            .collect();
+        let fingerprint = hex::encode(csv.into_inner().hasher.finalize());
+        Ok(Dataset {
+            source: path,
+            fingerprint,
+            label_column: label_column.to_string(),
+            feature_names,
+            classes,
+            features,
+            targets,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// The features of row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let f = self.n_features();
+        &self.features[i * f..(i + 1) * f]
+    }
+
+    /// Features and targets of the given rows, in the given order.
+    pub fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<u32>) {
+        let mut x = Vec::with_capacity(indices.len() * self.n_features());
+        let mut y = Vec::with_capacity(indices.len());
+        for &i in indices {
+            x.extend_from_slice(self.row(i));
+            y.push(self.targets[i]);
+        }
+        (x, y)
+    }
+
+    /// A stratified split: each class gives `validation_split` of its rows (rounded) to the
+    /// held-out side, chosen by a generator seeded with `seed`. Both sides come back sorted.
+    pub fn split(
+        &self,
+        validation_split: f64,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+        let rows = self.rows();
+        if !(validation_split > 0.0 && validation_split < 1.0) {
+            return Err(DataError::BadSplit {
+                split: validation_split,
+                which: if validation_split <= 0.0 {
+                    "held-out"
+                } else {
+                    "training"
+                },
+                rows,
+            });
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut train = Vec::new();
+        let mut held_out = Vec::new();
+        for class in 0..self.classes.len() as u32 {
+            let mut members: Vec<usize> = (0..rows).filter(|&i| self.targets[i] == class).collect();
+            members.shuffle(&mut rng);
+            let n_held = (members.len() as f64 * validation_split).round() as usize;
+            held_out.extend_from_slice(&members[..n_held]);
+            train.extend_from_slice(&members[n_held..]);
+        }
+        for (side, which) in [(&train, "training"), (&held_out, "held-out")] {
+            if side.is_empty() {
+                return Err(DataError::BadSplit {
+                    split: validation_split,
+                    which,
+                    rows,
+                });
+            }
+        }
+        train.sort_unstable();
+        held_out.sort_unstable();
+        Ok((train, held_out))
+    }
+}
+
+enum CellError {
+    NotNumeric,
+    NotFinite,
+}
+
+/// Parses one feature cell; Rust's float parser also takes "NaN" and "inf", which are refused.
+fn parse_feature(cell: &str) -> Result<f32, CellError> {
+    match cell.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(CellError::NotFinite),
+        Err(_) => Err(CellError::NotNumeric),
+    }
+}
+
+/// Distinct labels, sorted numerically when all are integers ("2" before "10"), else as text.
+fn sorted_classes(labels: &[String]) -> Vec<String> {
+    let distinct: BTreeSet<&str> = labels.iter().map(String::as_str).collect();
+    let mut classes: Vec<String> = distinct.into_iter().map(str::to_string).collect();
+    if classes.iter().all(|c| c.parse::<i64>().is_ok()) {
+        classes.sort_by_key(|c| c.parse::<i64>().unwrap_or_default());
+    }
+    classes
+}
+
+fn class_index(classes: &[String], label: &str) -> u32 {
+    classes.iter().position(|c| c == label).unwrap_or(0) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Dataset, DataError> {
+        Dataset::from_reader(text.as_bytes(), "t.csv", "label")
+    }
+
+    #[test]
+    fn reads_labels_and_features() {
+        let d = read("a,label,b\n1,10,2\n3,2,4\n5,10,6\n").unwrap();
+        assert_eq!(d.feature_names, ["a", "b"]);
+        assert_eq!(d.classes, ["2", "10"]);
+        assert_eq!(d.targets, [1, 0, 1]);
+        assert_eq!(d.row(1), [3.0, 4.0]);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = read("label,a,b\n0,1,2\n1,x,2\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv, line 3, column 2 ('a'): 'x' is not a number");
+        let e = read("label,a,b\n0,1,2\n1,2\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv, line 3: expected 3 fields like the header, found 2"
+        );
+        let e = read("label,a\n0,1\n1,inf\n").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3, column 2 ('a'): 'inf' is not a finite number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn split_is_stratified_and_seeded() {
+        let mut text = String::from("label,a\n");
+        for i in 0..100 {
+            text.push_str(&format!("{},{}\n", i % 2, i));
+        }
+        let d = read(&text).unwrap();
+        let (train, held) = d.split(0.2, 7).unwrap();
+        assert_eq!((train.len(), held.len()), (80, 20));
+        assert_eq!(held.iter().filter(|&&i| d.targets[i] == 0).count(), 10);
+        assert_eq!(d.split(0.2, 7).unwrap().1, held);
+        assert_ne!(d.split(0.2, 8).unwrap().1, held);
+    }
+}

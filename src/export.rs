@@ -1,0 +1,227 @@
+//! ONNX export of a trained classifier, written with `tract_onnx::pb` and prost, and the
+//! parity check that reloads the file with tract and compares it with the trainer.
+//!
+//! The graph: `input [batch, F]` → Sub(mean) → Div(scale) → (Gemm → Relu)* → Gemm → Softmax
+//! → `probabilities [batch, C]`, so callers send raw features.
+
+use prost::Message;
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_proto::DataType;
+
+use crate::inference::LoadedModel;
+use crate::training::{TrainError, TrainedModel};
+
+/// The ONNX operator set the export targets.
+pub const OPSET: i64 = 13;
+/// ONNX IR version 8 (ONNX 1.10+), read by onnxruntime and tract alike.
+pub const IR_VERSION: i64 = 8;
+/// Name of the graph input.
+pub const INPUT_NAME: &str = "input";
+/// Name of the graph output.
+pub const OUTPUT_NAME: &str = "probabilities";
+/// The symbolic batch dimension.
+pub const BATCH_DIM: &str = "batch";
+/// `metadata_props` keys; the values are JSON arrays of strings.
+pub const LABELS_KEY: &str = "labels";
+pub const FEATURE_NAMES_KEY: &str = "feature_names";
+
+/// The largest difference between tract's and the trainer's probabilities that an export may show.
+pub const PARITY_TOLERANCE: f32 = 1e-5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the model has {model} classes but {labels} labels were given")]
+    LabelCount { model: usize, labels: usize },
+    #[error("the model has {model} features but {names} feature names were given")]
+    FeatureCount { model: usize, names: usize },
+    #[error("the exported ONNX does not load in tract: {0}")]
+    Reload(String),
+    #[error("the exported ONNX disagrees with the trainer: max |Δp| = {max_diff:e} > {PARITY_TOLERANCE:e} (row {row}); the export is refused")]
+    Parity { max_diff: f32, row: usize },
+    #[error("the trainer could not compute reference probabilities: {0}")]
+    Reference(#[from] TrainError),
+}
+
+/// Serialises `model` as ONNX bytes; the same model always gives the same bytes.
+pub fn to_onnx(
+    model: &TrainedModel,
+    labels: &[String],
+    feature_names: &[String],
+) -> Result<Vec<u8>, ExportError> {
+    let (f, c) = (model.n_features(), model.n_classes());
+    if labels.len() != c {
+        return Err(ExportError::LabelCount {
+            model: c,
+            labels: labels.len(),
+        });
+    }
+    if feature_names.len() != f {
+        return Err(ExportError::FeatureCount {
+            model: f,
+            names: feature_names.len(),
+        });
+    }
+    let mut initializer = vec![
+        float_tensor("mean", &[f], &model.standardizer.mean),
+        float_tensor("scale", &[f], &model.standardizer.scale),
+    ];
+    let mut node = vec![
+        op("Sub", &[INPUT_NAME, "mean"], "centred", vec![]),
+        op("Div", &["centred", "scale"], "standardised", vec![]),
+    ];
+    let mut current = "standardised".to_string();
+    let last = model.layers.len().saturating_sub(1);
+    for (i, layer) in model.layers.iter().enumerate() {
+        let (w, b) = (format!("dense{i}.weight"), format!("dense{i}.bias"));
+        initializer.push(float_tensor(
+            &w,
+            &[layer.inputs, layer.outputs],
+            &layer.weight,
+        ));
+        initializer.push(float_tensor(&b, &[layer.outputs], &layer.bias));
+        let out = if i == last {
+            "logits".to_string()
+        } else {
+            format!("dense{i}")
+        };
+        node.push(op("Gemm", &[&current, &w, &b], &out, vec![]));
+        current = out;
+        if i != last {
+            let relu = format!("relu{i}");
+            node.push(op("Relu", &[&current], &relu, vec![]));
+            current = relu;
+        }
+    }
+    node.push(op(
+        "Softmax",
+        &[&current],
+        OUTPUT_NAME,
+        vec![pb::AttributeProto {
+            name: "axis".into(),
+            r#type: pb::attribute_proto::AttributeType::Int as i32,
+            i: 1,
+            ..Default::default()
+        }],
+    ));
+
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let proto = pb::ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: "maas".into(),
+        producer_version: crate::MAAS_VERSION.into(),
+        doc_string: format!(
+            "MLP classifier: {f} raw features (standardised in-graph) -> {} -> {c} class probabilities",
+            model
+                .layers
+                .iter()
+                .take(last)
+                .map(|l| l.outputs.to_string())
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        ),
+        graph: Some(pb::GraphProto {
+            name: "maas_mlp".into(),
+            node,
+            initializer,
+            input: vec![value_info(INPUT_NAME, f)],
+            output: vec![value_info(OUTPUT_NAME, c)],
+            ..Default::default()
+        }),
+        metadata_props: vec![
+            pb::StringStringEntryProto {
+                key: LABELS_KEY.into(),
+                value: json(labels),
+            },
+            pb::StringStringEntryProto {
+                key: FEATURE_NAMES_KEY.into(),
+                value: json(feature_names),
+            },
+        ],
+        ..Default::default()
+    };
+    Ok(proto.encode_to_vec())
+}
+
+/// Reloads `onnx` with tract and compares its probabilities on `x` (raw features, row-major)
+/// with the trainer's; returns the largest absolute difference, or an error above tolerance.
+pub fn check_parity(onnx: &[u8], model: &TrainedModel, x: &[f32]) -> Result<f32, ExportError> {
+    let loaded = LoadedModel::from_bytes(onnx).map_err(|e| ExportError::Reload(e.to_string()))?;
+    let rows = x.len() / model.n_features().max(1);
+    let exported = loaded
+        .predict(x, rows)
+        .map_err(|e| ExportError::Reload(e.to_string()))?;
+    let reference = model.predict_proba(x)?;
+    let c = model.n_classes().max(1);
+    let mut max_diff = 0f32;
+    let mut worst_row = 0;
+    for (i, (a, b)) in exported.iter().zip(&reference).enumerate() {
+        let d = (a - b).abs();
+        if d > max_diff || d.is_nan() {
+            max_diff = if d.is_nan() { f32::INFINITY } else { d };
+            worst_row = i / c;
+        }
+    }
+    if exported.len() != reference.len() || max_diff > PARITY_TOLERANCE {
+        return Err(ExportError::Parity {
+            max_diff,
+            row: worst_row,
+        });
+    }
+    Ok(max_diff)
+}
+
+fn op(
+    op_type: &str,
+    inputs: &[&str],
+    output: &str,
+    attribute: Vec<pb::AttributeProto>,
+) -> pb::NodeProto {
+    pb::NodeProto {
+        name: output.to_string(),
+        op_type: op_type.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.to_string()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// A float32 initializer stored as little-endian `raw_data`.
+fn float_tensor(name: &str, dims: &[usize], values: &[f32]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Float as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// A float32 `[batch, width]` graph input or output.
+fn value_info(name: &str, width: usize) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = |value| Dimension {
+        value: Some(value),
+        ..Default::default()
+    };
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(pb::TensorShapeProto {
+                    dim: vec![
+                        dim(Value::DimParam(BATCH_DIM.into())),
+                        dim(Value::DimValue(width as i64)),
+                    ],
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

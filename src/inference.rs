@@ -1,0 +1,198 @@
+//! Inference with tract: load any ONNX classifier once (optimised plan, symbolic batch) and run
+//! it on row-major float32 batches. Reads labels and feature names from `metadata_props`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::*;
+
+use crate::export::{FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME};
+
+/// Name, element type and shape of a model input or output; `-1` marks a symbolic dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// ONNX-style lower-case type name, e.g. `float32`.
+    pub dtype: String,
+    pub shape: Vec<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error("not a loadable ONNX model: {0}")]
+    Load(String),
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    #[error("the model expects {expected} features per row, got {got}")]
+    FeatureCount { expected: usize, got: usize },
+    #[error("model execution failed: {0}")]
+    Run(String),
+}
+
+/// A model ready to answer: tract's optimised plan plus what callers need to know about it.
+#[derive(Clone)]
+pub struct LoadedModel {
+    plan: Arc<TypedRunnableModel>,
+    pub input: TensorSpec,
+    pub output: TensorSpec,
+    pub n_features: usize,
+    /// Class labels in output order (`"0"`, `"1"`, … when the model does not name them).
+    pub labels: Vec<String>,
+    /// Feature names in input order, when the model carries them.
+    pub feature_names: Vec<String>,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+fn tract_dtype_name(dt: DatumType) -> String {
+    match dt {
+        DatumType::F32 => "float32".into(),
+        DatumType::F64 => "float64".into(),
+        DatumType::I64 => "int64".into(),
+        DatumType::I32 => "int32".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn spec(model: &TypedModel, outlet: OutletId, name: String) -> Result<TensorSpec, InferenceError> {
+    let fact = model
+        .outlet_fact(outlet)
+        .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
+    Ok(TensorSpec {
+        name,
+        dtype: tract_dtype_name(fact.datum_type),
+        shape: fact
+            .shape
+            .iter()
+            .map(|d| d.as_i64().unwrap_or(-1))
+            .collect(),
+    })
+}
+
+impl LoadedModel {
+    /// Parses, types and optimises an ONNX model. The model must take one float32 input
+    /// `[batch, features]` and give float32 probabilities `[batch, classes]` (an output named
+    /// `probabilities` is preferred; otherwise the first float32 output is used).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
+        let load = |e: TractError| InferenceError::Load(format!("{e:#}"));
+        let onnx = tract_onnx::onnx();
+        let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(load)?;
+        let metadata = |key: &str| -> Vec<String> {
+            proto
+                .metadata_props
+                .iter()
+                .find(|p| p.key == key)
+                .and_then(|p| serde_json::from_str(&p.value).ok())
+                .unwrap_or_default()
+        };
+        let (labels, feature_names) = (metadata(LABELS_KEY), metadata(FEATURE_NAMES_KEY));
+        let mut model = onnx
+            .model_for_proto_model(&proto)
+            .map_err(load)?
+            .into_typed()
+            .map_err(load)?;
+
+        let inputs = model.input_outlets().map_err(load)?.to_vec();
+        if inputs.len() != 1 {
+            return Err(InferenceError::Unsupported(format!(
+                "maas serves models with one input, this one has {}",
+                inputs.len()
+            )));
+        }
+        let input_name = model.node(inputs[0].node).name.clone();
+        let input = spec(&model, inputs[0], input_name)?;
+        if input.dtype != "float32" || input.shape.len() != 2 || input.shape[1] < 1 {
+            return Err(InferenceError::Unsupported(format!(
+                "the input '{}' is {} {:?}; maas needs float32 [batch, features] with a fixed feature count",
+                input.name, input.dtype, input.shape
+            )));
+        }
+        let outputs = model.output_outlets().map_err(load)?.to_vec();
+        let label_of = |o: &OutletId| {
+            model
+                .outlet_label(*o)
+                .unwrap_or(&model.node(o.node).name)
+                .to_string()
+        };
+        let chosen = outputs
+            .iter()
+            .find(|o| label_of(o) == OUTPUT_NAME)
+            .or_else(|| {
+                outputs.iter().find(|o| {
+                    model
+                        .outlet_fact(**o)
+                        .map(|f| f.datum_type == DatumType::F32)
+                        .unwrap_or(false)
+                })
+            })
+            .copied()
+            .ok_or_else(|| {
+                InferenceError::Unsupported("the model has no float32 output".to_string())
+            })?;
+        let output = spec(&model, chosen, label_of(&chosen))?;
+        model.select_output_outlets(&[chosen]).map_err(load)?;
+        let n_classes = match output.shape.last() {
+            Some(&c) if c > 0 => c as usize,
+            _ if !labels.is_empty() => labels.len(),
+            _ => {
+                return Err(InferenceError::Unsupported(format!(
+                    "the output '{}' has shape {:?}; the class count must be fixed",
+                    output.name, output.shape
+                )))
+            }
+        };
+        let labels = if labels.len() == n_classes {
+            labels
+        } else {
+            (0..n_classes).map(|i| i.to_string()).collect()
+        };
+        let plan = model
+            .into_optimized()
+            .map_err(load)?
+            .into_runnable()
+            .map_err(load)?;
+        Ok(LoadedModel {
+            plan,
+            n_features: input.shape[1] as usize,
+            input,
+            output,
+            labels,
+            feature_names,
+        })
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Class probabilities `[rows, classes]` row-major for `rows` rows of raw features.
+    pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, InferenceError> {
+        if x.len() != rows * self.n_features {
+            return Err(InferenceError::FeatureCount {
+                expected: self.n_features,
+                got: x.len() / rows.max(1),
+            });
+        }
+        let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
+        let input = Tensor::from_shape(&[rows, self.n_features], x).map_err(run)?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(run)?;
+        let view = outputs[0].to_plain_array_view::<f32>().map_err(run)?;
+        let probabilities: Vec<f32> = view.iter().copied().collect();
+        if probabilities.len() != rows * self.n_classes() {
+            return Err(InferenceError::Run(format!(
+                "the model returned {} values for {rows} rows of {} classes",
+                probabilities.len(),
+                self.n_classes()
+            )));
+        }
+        Ok(probabilities)
+    }
+}

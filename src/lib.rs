@@ -1,0 +1,28 @@
+//! maas: train a classifier, publish it as ONNX to a model store, answer predictions with tract.
+//!
+//! The library holds the whole product; the `maas` CLI and the Lambda functions only adapt it.
+//!
+//! - [`data`]: reading labelled CSV data sets and splitting them.
+//! - [`datagen`]: synthetic data sets of any shape (the reference benchmark shape).
+//! - [`training`]: the MLP classifier trained with candle's autodiff and Adam.
+//! - [`evaluation`]: accuracy, precision, recall, F1 and the confusion matrix.
+//! - [`export`]: writing a trained model as ONNX with `tract_onnx::pb`.
+//! - [`manifest`]: the JSON description published beside each model.
+//! - [`pipeline`]: the `maas train` job end to end.
+//! - [`store`]: the versioned model store and model references.
+//! - [`inference`]: loading an ONNX model with tract and running it.
+//! - [`protocol`]: request and response types of the prediction API.
+
+pub mod data;
+pub mod datagen;
+pub mod evaluation;
+pub mod export;
+pub mod inference;
+pub mod manifest;
+pub mod pipeline;
+pub mod protocol;
+pub mod store;
+pub mod training;
+
+/// The version of maas that produced a model, written into every manifest.
+pub const MAAS_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,322 @@
+//! The `maas` command line: adapts the library's jobs (train, predict, datagen) to flags,
+//! progress bars and exit codes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use maas::data::{Dataset, BUNDLED_DIGITS_NAME};
+use maas::datagen::{self, DataSpec};
+use maas::inference::LoadedModel;
+use maas::pipeline::{self, TrainJob};
+use maas::protocol::{self, Batch, PredictRequest};
+use maas::store::{self, ModelRef, StoreLocation};
+use maas::training::{EpochSummary, TrainConfig, TrainingObserver};
+
+#[derive(Parser)]
+#[command(
+    name = "maas",
+    version,
+    about = "Model as a service: train, publish and serve ONNX classifiers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a classifier on a CSV data set, evaluate it, export ONNX and publish it to a store.
+    Train(TrainArgs),
+    /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
+    Predict(PredictArgs),
+    /// Write a synthetic CSV data set (default: the 20000 × 1000, 10-class reference shape).
+    Datagen(DatagenArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// CSV with a header line: one label column, the other columns numeric features.
+    /// Without it, the bundled handwritten digits data set (1797 rows, 64 features, 10 classes).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Model name in the store (default: the data file's stem, `digits` for the bundled data).
+    #[arg(long)]
+    name: Option<String>,
+    /// Model store: a folder.
+    #[arg(long, default_value = "models")]
+    store: String,
+    /// Name of the label column.
+    #[arg(long, default_value = "label")]
+    label_column: String,
+    /// Hidden layer widths, comma-separated (e.g. 256,128).
+    #[arg(long, value_delimiter = ',', default_value = "512")]
+    hidden: Vec<usize>,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    /// L1 penalty on the layer weights.
+    #[arg(long, default_value_t = 0.0)]
+    l1: f64,
+    /// L2 penalty on the layer weights.
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+    /// Fraction of each class held out for evaluation.
+    #[arg(long, default_value_t = 0.2)]
+    validation_split: f64,
+    /// Seed of the split, the initial weights and the batch order: same seed, same model bytes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// `<store>/<name>`, `<store>/<name>@<version>`, `<store>/<name>@<alias>` or a .onnx file.
+    #[arg(long)]
+    model: String,
+    /// JSON `{"inputs": [[...], ...]}` or CSV rows of features (`-` reads standard input).
+    #[arg(long)]
+    input: PathBuf,
+}
+
+#[derive(Args)]
+struct DatagenArgs {
+    /// Where to write the CSV.
+    #[arg(long)]
+    output: PathBuf,
+    #[arg(long, default_value_t = 20_000)]
+    rows: usize,
+    #[arg(long, default_value_t = 1000)]
+    features: usize,
+    #[arg(long, default_value_t = 10)]
+    classes: usize,
+    /// Noise around the class centres (higher is harder).
+    #[arg(long, default_value_t = 4.0)]
+    noise: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Train(args) => train(args).await,
+            Command::Predict(args) => predict(args).await,
+            Command::Datagen(args) => datagen(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Draws one progress bar per epoch on a terminal; silent otherwise.
+struct EpochBars {
+    visible: bool,
+    bar: Option<ProgressBar>,
+    loss_sum: f64,
+    batches: usize,
+}
+
+impl TrainingObserver for EpochBars {
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        if !self.visible {
+            return;
+        }
+        let bar = ProgressBar::new(batches as u64);
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(format!(
+            "epoch {epoch:>width$}/{epochs}",
+            width = epochs.to_string().len()
+        ));
+        self.bar = Some(bar);
+        self.loss_sum = 0.0;
+        self.batches = 0;
+    }
+
+    fn batch_finished(&mut self, loss: f32) {
+        if let Some(bar) = &self.bar {
+            self.loss_sum += loss as f64;
+            self.batches += 1;
+            bar.set_message(format!("loss {:.4}", self.loss_sum / self.batches as f64));
+            bar.inc(1);
+        }
+    }
+
+    fn epoch_finished(&mut self, s: &EpochSummary) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_with_message(format!(
+                "loss {:.4}  val_loss {:.4}  val_acc {:.4}",
+                s.train_loss, s.validation_loss, s.validation_accuracy
+            ));
+        }
+    }
+}
+
+async fn train(args: TrainArgs) -> Result<()> {
+    let data = match &args.data {
+        Some(path) => Dataset::from_path(path, &args.label_column)?,
+        None => Dataset::bundled_digits()?,
+    };
+    let name = match args.name {
+        Some(name) => name,
+        None => match &args.data {
+            Some(path) => path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+                .context("cannot derive a model name from --data; pass --name")?,
+            None => "digits".to_string(),
+        },
+    };
+    let store: StoreLocation = args.store.parse()?;
+    let job = TrainJob {
+        data,
+        name,
+        store,
+        config: TrainConfig {
+            hidden: args.hidden,
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            learning_rate: args.learning_rate,
+            l1: args.l1,
+            l2: args.l2,
+            seed: args.seed,
+        },
+        validation_split: args.validation_split,
+    };
+    let d = &job.data;
+    println!(
+        "data: {} ({} rows, {} features, {} classes)",
+        if d.source == BUNDLED_DIGITS_NAME {
+            "bundled handwritten digits"
+        } else {
+            &d.source
+        },
+        d.rows(),
+        d.n_features(),
+        d.classes.len()
+    );
+    let mut bars = EpochBars {
+        visible: std::io::stderr().is_terminal(),
+        bar: None,
+        loss_sum: 0.0,
+        batches: 0,
+    };
+    let outcome = pipeline::train_and_publish(&job, &mut bars).await?;
+    let m = &outcome.manifest;
+    println!("\n{}", outcome.metrics);
+    println!(
+        "published {} version {} to {} (model.onnx {} bytes, sha256 {}); alias latest -> {}",
+        m.name, m.version, job.store, m.model.size_bytes, m.model.sha256, m.version
+    );
+    println!("model reference: {}/{}@{}", job.store, m.name, m.version);
+    Ok(())
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("cannot read standard input")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read input file {}", path.display()))
+}
+
+async fn predict(args: PredictArgs) -> Result<()> {
+    let reference: ModelRef = args.model.parse()?;
+    let fetched = store::fetch(&reference).await?;
+    let model = LoadedModel::from_bytes(&fetched.bytes)
+        .with_context(|| format!("cannot load model {reference}"))?;
+    let text = read_input(&args.input)?;
+    let is_json = match args.input.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("json") => true,
+        Some(ext) if ext.eq_ignore_ascii_case("csv") => false,
+        _ => text.trim_start().starts_with('{'),
+    };
+    let batch = if is_json {
+        let request: PredictRequest = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid request: expected {{\"inputs\": [[number, ...], ...]}}",
+                args.input.display()
+            )
+        })?;
+        Batch::from_rows(&request.inputs, model.n_features)?
+    } else {
+        Batch::from_csv(&text, model.n_features, &model.feature_names)?
+    };
+    let (name, version) = match (&fetched.manifest, &reference) {
+        (Some(m), _) => (m.name.clone(), Some(m.version)),
+        (None, ModelRef::File(path)) => (
+            path.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("model")
+                .to_string(),
+            None,
+        ),
+        (None, ModelRef::Stored { name, .. }) => (name.clone(), None),
+    };
+    let response = protocol::predict(&model, &name, version, &batch)?;
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
+
+fn datagen(args: DatagenArgs) -> Result<()> {
+    let spec = DataSpec {
+        rows: args.rows,
+        features: args.features,
+        classes: args.classes,
+        noise: args.noise,
+        seed: args.seed,
+    };
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+    }
+    let file = std::fs::File::create(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    datagen::write_csv(&spec, &mut out)?;
+    println!(
+        "wrote {} rows × {} features, {} classes to {}",
+        spec.rows,
+        spec.features,
+        spec.classes,
+        args.output.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The manifest published beside every model version: identity, checksum, interface, labels,
+//! metrics and how the model was trained. The same JSON in a folder store and on S3.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::evaluation::Metrics;
+use crate::inference::TensorSpec;
+use crate::training::{EpochSummary, TrainConfig};
+
+/// The manifest layout this maas writes and the newest it reads.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// A published model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version of this document; a reader refuses a newer one.
+    pub format: u32,
+    pub name: String,
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The maas version that published it.
+    pub maas_version: String,
+    pub model: ModelFile,
+    #[serde(flatten)]
+    pub description: ModelDescription,
+}
+
+/// The model file of a version and its checksum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub file: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+}
+
+/// What a publisher knows about the model before it has a version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelDescription {
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    /// Class labels in output order.
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub feature_names: Vec<String>,
+    /// Held-out metrics, when the model was evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// How the model was trained, when maas trained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingRecord>,
+}
+
+/// Hyperparameters, data and history of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Includes the seed.
+    pub hyperparameters: TrainConfig,
+    pub validation_split: f64,
+    pub data: DataRecord,
+    pub epochs_run: usize,
+    pub history: Vec<EpochSummary>,
+    /// Largest |Δp| between tract on the exported file and the trainer, on the held-out rows.
+    pub export_parity_max_abs_diff: f32,
+}
+
+/// Which data a model was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    pub source: String,
+    /// sha256 of the data file's bytes.
+    pub sha256: String,
+    pub label_column: String,
+    pub rows: usize,
+    pub training_rows: usize,
+    pub held_out_rows: usize,
+}

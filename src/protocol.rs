@@ -1,0 +1,230 @@
+//! The native prediction protocol: `{"inputs": [[...], ...]}` in, labelled probabilities out,
+//! plus the checks every batch passes before it reaches the model (shape, finiteness).
+
+use serde::{Deserialize, Serialize};
+
+use crate::evaluation::argmax_rows;
+use crate::inference::{InferenceError, LoadedModel};
+
+/// The native request body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// Rows of raw features.
+    pub inputs: Vec<Vec<f64>>,
+}
+
+/// One row's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The most probable class.
+    pub label: String,
+    /// Its probability.
+    pub probability: f32,
+    /// Every class's probability, in label order.
+    pub probabilities: Vec<f32>,
+}
+
+/// The native response body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictResponse {
+    pub model_name: String,
+    /// `null` for a bare `.onnx` file outside a store.
+    pub model_version: Option<u64>,
+    pub labels: Vec<String>,
+    pub predictions: Vec<Prediction>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InputError {
+    #[error("the batch is empty: send at least one row of features")]
+    Empty,
+    #[error("row {row} has {got} features, the model expects {expected}")]
+    FeatureCount {
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
+    #[error("row {row}, feature {column}: {value} is not a finite float32 number")]
+    NotFinite {
+        row: usize,
+        column: usize,
+        value: String,
+    },
+    #[error("line {line}, column {column}: '{value}' is not a number")]
+    NotNumeric {
+        line: u64,
+        column: usize,
+        value: String,
+    },
+    #[error("the CSV header names no column '{0}' that the model needs")]
+    MissingColumn(String),
+    #[error("malformed input: {0}")]
+    Malformed(String),
+}
+
+/// Rows of features checked against a model and laid out row-major, ready for tract.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub rows: usize,
+    pub values: Vec<f32>,
+}
+
+impl Batch {
+    /// Checks rows (0-based in messages as `row 0`, …) against the model's feature count.
+    pub fn from_rows(rows: &[Vec<f64>], n_features: usize) -> Result<Batch, InputError> {
+        if rows.is_empty() {
+            return Err(InputError::Empty);
+        }
+        let mut values = Vec::with_capacity(rows.len() * n_features);
+        for (r, row) in rows.iter().enumerate() {
+            if row.len() != n_features {
+                return Err(InputError::FeatureCount {
+                    row: r,
+                    got: row.len(),
+                    expected: n_features,
+                });
+            }
+            for (c, &v) in row.iter().enumerate() {
+                let x = v as f32;
+                if !x.is_finite() {
+                    return Err(InputError::NotFinite {
+                        row: r,
+                        column: c,
+                        value: v.to_string(),
+                    });
+                }
+                values.push(x);
+            }
+        }
+        Ok(Batch {
+            rows: rows.len(),
+            values,
+        })
+    }
+
+    /// Parses CSV rows of features. A first line that is not all numbers is a header: when it
+    /// names every feature of the model, those columns are taken by name (so a labelled data
+    /// file can be sent as it is); otherwise all columns are features, in order.
+    pub fn from_csv(
+        text: &str,
+        n_features: usize,
+        feature_names: &[String],
+    ) -> Result<Batch, InputError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut records = reader.records().peekable();
+        let mut columns: Option<Vec<usize>> = None;
+        if let Some(Ok(first)) = records.peek() {
+            if first.iter().any(|cell| cell.parse::<f64>().is_err()) {
+                let header: Vec<String> = first.iter().map(str::to_string).collect();
+                let missing = feature_names.iter().find(|f| !header.contains(f));
+                match missing {
+                    None if !feature_names.is_empty() => {
+                        columns = Some(
+                            feature_names
+                                .iter()
+                                .filter_map(|f| header.iter().position(|h| h == f))
+                                .collect(),
+                        );
+                    }
+                    Some(name) if header.len() != n_features => {
+                        return Err(InputError::MissingColumn(name.clone()));
+                    }
+                    _ => {}
+                }
+                records.next();
+            }
+        }
+        let mut rows = Vec::new();
+        for record in records {
+            let record = record.map_err(|e| InputError::Malformed(e.to_string()))?;
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let cells: Vec<&str> = match &columns {
+                Some(picked) => picked.iter().filter_map(|&i| record.get(i)).collect(),
+                None => record.iter().collect(),
+            };
+            let row = cells
+                .iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    cell.parse::<f64>().map_err(|_| InputError::NotNumeric {
+                        line,
+                        column: c + 1,
+                        value: cell.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<f64>, _>>()?;
+            rows.push(row);
+        }
+        Batch::from_rows(&rows, n_features)
+    }
+}
+
+/// Runs a checked batch and labels the answer.
+pub fn predict(
+    model: &LoadedModel,
+    model_name: &str,
+    model_version: Option<u64>,
+    batch: &Batch,
+) -> Result<PredictResponse, InferenceError> {
+    let probabilities = model.predict(&batch.values, batch.rows)?;
+    let classes = model.n_classes();
+    let best = argmax_rows(&probabilities, classes);
+    let predictions = probabilities
+        .chunks_exact(classes)
+        .zip(best)
+        .map(|(row, b)| Prediction {
+            label: model.labels[b as usize].clone(),
+            probability: row[b as usize],
+            probabilities: row.to_vec(),
+        })
+        .collect();
+    Ok(PredictResponse {
+        model_name: model_name.to_string(),
+        model_version,
+        labels: model.labels.clone(),
+        predictions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_checked() {
+        assert_eq!(Batch::from_rows(&[], 2), Err(InputError::Empty));
+        assert_eq!(
+            Batch::from_rows(&[vec![1.0, 2.0], vec![1.0]], 2).unwrap_err(),
+            InputError::FeatureCount {
+                row: 1,
+                got: 1,
+                expected: 2
+            }
+        );
+        let e = Batch::from_rows(&[vec![1e39, 0.0]], 2).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "row 0, feature 0: 1000000000000000000000000000000000000000 is not a finite float32 number"
+        );
+        let b = Batch::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0]], 2).unwrap();
+        assert_eq!((b.rows, b.values), (2, vec![1.0, 2.0, 3.0, 4.0]));
+    }
+
+    #[test]
+    fn csv_with_a_header_picks_columns_by_name() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let b = Batch::from_csv("label,b,a\n7,2,1\n8,4,3\n", 2, &names).unwrap();
+        assert_eq!(b.values, [1.0, 2.0, 3.0, 4.0]);
+        let b = Batch::from_csv("1,2\n3,4\n", 2, &names).unwrap();
+        assert_eq!(b.values, [1.0, 2.0, 3.0, 4.0]);
+        let e = Batch::from_csv("1,2\n3,x\n", 2, &names).unwrap_err();
+        assert_eq!(e.to_string(), "line 2, column 2: 'x' is not a number");
+        let e = Batch::from_csv("1,2\n3,nan\n", 2, &names).unwrap_err();
+        assert!(e.to_string().contains("is not a finite"), "{e}");
+    }
+}
