@@ -225,3 +225,62 @@ fn value_info(name: &str, width: usize) -> pb::ValueInfoProto {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::{train, Silent, TrainConfig, TrainingData};
+
+    fn tiny_model() -> TrainedModel {
+        let x: Vec<f32> = (0..120).map(|i| ((i * 7) % 11) as f32).collect();
+        let y: Vec<u32> = (0..60).map(|i| (x[i * 2] > 5.0) as u32).collect();
+        let data = TrainingData {
+            train_x: &x,
+            train_y: &y,
+            held_out_x: &x[..20],
+            held_out_y: &y[..10],
+            n_features: 2,
+            n_classes: 2,
+        };
+        let config = TrainConfig {
+            hidden: vec![8, 4],
+            epochs: 2,
+            ..Default::default()
+        };
+        train(&data, &config, &mut Silent).unwrap()
+    }
+
+    #[test]
+    fn export_reloads_with_its_metadata_and_matches_the_trainer() {
+        let model = tiny_model();
+        let labels = vec!["no".to_string(), "yes".to_string()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let onnx = to_onnx(&model, &labels, &names).unwrap();
+        assert_eq!(onnx, to_onnx(&model, &labels, &names).unwrap());
+        let loaded = LoadedModel::from_bytes(&onnx).unwrap();
+        assert_eq!(loaded.labels, labels);
+        assert_eq!(loaded.feature_names, names);
+        assert_eq!(loaded.input.shape, [-1, 2]);
+        assert_eq!(loaded.output.name, OUTPUT_NAME);
+        let x = [1.0, 2.0, 9.0, 3.0, 4.0, 10.0];
+        assert!(check_parity(&onnx, &model, &x).unwrap() <= PARITY_TOLERANCE);
+    }
+
+    #[test]
+    fn an_export_that_drifts_from_the_trainer_is_refused() {
+        let model = tiny_model();
+        let labels = vec!["no".to_string(), "yes".to_string()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let onnx = to_onnx(&model, &labels, &names).unwrap();
+        let mut drifted = model.clone();
+        drifted.layers[0].bias.iter_mut().for_each(|b| *b += 0.5);
+        let err = check_parity(&onnx, &drifted, &[1.0, 2.0, 9.0, 3.0]).unwrap_err();
+        assert!(matches!(err, ExportError::Parity { .. }), "{err}");
+        assert!(err.to_string().contains("the export is refused"), "{err}");
+        let err = to_onnx(&model, &labels[..1], &names).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the model has 2 classes but 1 labels were given"
+        );
+    }
+}

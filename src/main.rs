@@ -61,13 +61,13 @@ struct TrainArgs {
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     learning_rate: f64,
     /// L1 penalty on the layer weights.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     l1: f64,
     /// L2 penalty on the layer weights.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     l2: f64,
     /// Fraction of each class held out for evaluation.
     #[arg(long, default_value_t = 0.2)]

@@ -358,19 +358,49 @@ impl Store {
             &manifest_json,
         )
         .await?;
-        self.set_alias(name, LATEST, version).await?;
+        self.advance_alias(name, LATEST, version).await?;
         Ok(manifest)
     }
 
     /// Points `alias` of `name` at `version`.
     pub async fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<(), StoreError> {
+        self.update_alias(name, alias, |_| Some(version)).await
+    }
+
+    /// Moves `alias` to `version` unless it already points at a newer one, so racing
+    /// publishers leave `latest` at the highest version.
+    async fn advance_alias(&self, name: &str, alias: &str, version: u64) -> Result<(), StoreError> {
+        self.update_alias(name, alias, |current| match current {
+            Some(c) if c >= version => None,
+            _ => Some(version),
+        })
+        .await
+    }
+
+    /// Reads the alias and writes what `decide` returns (nothing for `None`), holding the
+    /// model's alias lock so that concurrent updates are serialised.
+    async fn update_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        decide: impl FnOnce(Option<u64>) -> Option<u64>,
+    ) -> Result<(), StoreError> {
         validate_name("alias", alias)?;
+        let path = self.alias_path(name, alias);
+        let _lock = AliasLock::acquire(&path).await?;
+        let current = match read_optional(&path).await? {
+            Some(bytes) => Some(parse_document::<AliasRecord>(&path, &bytes)?.version),
+            None => None,
+        };
+        let Some(version) = decide(current) else {
+            return Ok(());
+        };
         let body =
             serde_json::to_vec(&AliasRecord { version }).map_err(|e| StoreError::BadDocument {
-                path: alias.into(),
+                path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-        write_atomic(&self.alias_path(name, alias), &body).await
+        write_atomic(&path, &body).await
     }
 
     /// Version numbers whose directories exist (published or being published), ascending.
@@ -567,10 +597,13 @@ async fn create_new(path: &Path, bytes: &[u8]) -> Result<bool, StoreError> {
 /// Writes `path` through a temporary file and a rename, so readers see the old or the new
 /// content, never a part.
 async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use tokio::io::AsyncWriteExt;
+    static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
     ensure_parent(path).await?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let unique = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{file_name}.{}.{unique}.tmp", std::process::id()));
     let mut file = tokio::fs::File::create(&tmp)
         .await
         .map_err(|source| io_error("create", &tmp, source))?;
@@ -583,6 +616,36 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     tokio::fs::rename(&tmp, path)
         .await
         .map_err(|source| io_error("rename", path, source))
+}
+
+/// An exclusive advisory lock (`flock`) on the aliases folder of one model, held until dropped;
+/// it serialises alias updates between threads and processes.
+struct AliasLock {
+    _file: std::fs::File,
+}
+
+impl AliasLock {
+    async fn acquire(alias_path: &Path) -> Result<AliasLock, StoreError> {
+        ensure_parent(alias_path).await?;
+        let lock_path = alias_path.with_file_name(".lock");
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|source| io_error("open lock", &lock_path, source))?;
+            file.lock()
+                .map_err(|source| io_error("lock", &lock_path, source))?;
+            Ok(AliasLock { _file: file })
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            action: "lock",
+            path: alias_path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
 }
 
 #[cfg(test)]

@@ -388,6 +388,7 @@ mod tests {
         let config = TrainConfig {
             hidden: vec![4],
             epochs: 5,
+            learning_rate: 0.05,
             ..Default::default()
         };
         let model = train(&data, &config, &mut Silent).unwrap();
