@@ -11,7 +11,8 @@
 //! - [`pipeline`]: the `maas train` job end to end.
 //! - [`store`]: the versioned model store and model references.
 //! - [`inference`]: loading an ONNX model with tract and running it.
-//! - [`protocol`]: request and response types of the prediction API.
+//! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
+//! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
 
 pub mod data;
 pub mod datagen;
@@ -21,6 +22,7 @@ pub mod inference;
 pub mod manifest;
 pub mod pipeline;
 pub mod protocol;
+pub mod server;
 pub mod store;
 pub mod training;
 

@@ -1,4 +1,4 @@
-//! The `maas` command line: adapts the library's jobs (train, predict, datagen) to flags,
+//! The `maas` command line: adapts the library's jobs (train, predict, serve, datagen) to flags,
 //! progress bars and exit codes.
 
 use std::io::IsTerminal;
@@ -14,6 +14,7 @@ use maas::datagen::{self, DataSpec};
 use maas::inference::LoadedModel;
 use maas::pipeline::{self, TrainJob};
 use maas::protocol::{self, Batch, PredictRequest};
+use maas::server::{self, state::ModelHandle, state::ServerConfig};
 use maas::store::{self, ModelRef, StoreLocation};
 use maas::training::{EpochSummary, TrainConfig, TrainingObserver};
 
@@ -34,6 +35,8 @@ enum Command {
     Train(TrainArgs),
     /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
     Predict(PredictArgs),
+    /// Serve a model over HTTP: the same API as the Lambda function (native, KServe V2, TF Serving).
+    Serve(ServeArgs),
     /// Write a synthetic CSV data set (default: the 20000 × 1000, 10-class reference shape).
     Datagen(DatagenArgs),
 }
@@ -88,6 +91,18 @@ struct PredictArgs {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    /// `<store>/<name>`, `<store>/<name>@<version>`, `<store>/<name>@<alias>` or a .onnx file.
+    #[arg(long, env = "MAAS_MODEL")]
+    model: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+}
+
+#[derive(Args)]
 struct DatagenArgs {
     /// Where to write the CSV.
     #[arg(long)]
@@ -125,6 +140,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Train(args) => train(args).await,
             Command::Predict(args) => predict(args).await,
+            Command::Serve(args) => serve(args).await,
             Command::Datagen(args) => datagen(args),
         }
     });
@@ -293,6 +309,58 @@ async fn predict(args: PredictArgs) -> Result<()> {
     let response = protocol::predict(&model, &name, version, &batch)?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = ServerConfig::from_env()?;
+    let reference: ModelRef = args.model.parse()?;
+    let handle = ModelHandle::load(reference.clone(), config.refresh).await;
+    let model = handle
+        .current()
+        .map_err(|reason| anyhow::anyhow!("cannot serve {reference}: {reason}"))?;
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let address = listener.local_addr()?;
+    println!(
+        "serving {} version {} (sha256 {}, loaded in {:.1} ms) on http://{address}",
+        model.name,
+        model
+            .version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into()),
+        model.sha256,
+        model.load_time.as_secs_f64() * 1e3
+    );
+    drop(model);
+    let app = server::router(handle, config);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, letting requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
 }
 
 fn datagen(args: DatagenArgs) -> Result<()> {

@@ -1,7 +1,12 @@
-//! The native prediction protocol: `{"inputs": [[...], ...]}` in, labelled probabilities out,
-//! plus the checks every batch passes before it reaches the model (shape, finiteness).
+//! Prediction protocols: the native one (`{"inputs": [[...], ...]}` in, labelled probabilities
+//! out) here, KServe V2 and TF Serving in submodules, and the checks every batch passes before it
+//! reaches the model (shape, finiteness).
+
+pub mod kserve;
+pub mod tfserving;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::evaluation::argmax_rows;
 use crate::inference::{InferenceError, LoadedModel};
@@ -61,6 +66,32 @@ pub enum InputError {
     MissingColumn(String),
     #[error("malformed input: {0}")]
     Malformed(String),
+    #[error("{path} is {found}, expected a number")]
+    NotANumber { path: String, found: &'static str },
+    #[error("{path} is {found}, expected a list of rows (lists of numbers)")]
+    NotRows { path: String, found: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Names a JSON value's kind for error messages.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON number as f64, or an error naming where it sits.
+pub(crate) fn json_number(value: &Value, path: impl FnOnce() -> String) -> Result<f64, InputError> {
+    value.as_f64().ok_or_else(|| InputError::NotANumber {
+        path: path(),
+        found: json_kind(value),
+    })
 }
 
 /// Rows of features checked against a model and laid out row-major, ready for tract.
@@ -86,15 +117,39 @@ impl Batch {
                 });
             }
             for (c, &v) in row.iter().enumerate() {
-                let x = v as f32;
-                if !x.is_finite() {
-                    return Err(InputError::NotFinite {
-                        row: r,
-                        column: c,
-                        value: v.to_string(),
-                    });
-                }
-                values.push(x);
+                values.push(finite(v, r, c)?);
+            }
+        }
+        Ok(Batch {
+            rows: rows.len(),
+            values,
+        })
+    }
+
+    /// Checks a JSON list of rows (each a list of numbers); `what` names it in messages.
+    pub fn from_json_rows(value: &Value, n_features: usize, what: &str) -> Result<Batch, InputError> {
+        let rows = value.as_array().ok_or_else(|| InputError::NotRows {
+            path: what.to_string(),
+            found: json_kind(value),
+        })?;
+        if rows.is_empty() {
+            return Err(InputError::Empty);
+        }
+        let mut values = Vec::with_capacity(rows.len() * n_features);
+        for (r, row) in rows.iter().enumerate() {
+            let cells = row.as_array().ok_or_else(|| InputError::NotRows {
+                path: format!("{what}[{r}]"),
+                found: json_kind(row),
+            })?;
+            if cells.len() != n_features {
+                return Err(InputError::FeatureCount {
+                    row: r,
+                    got: cells.len(),
+                    expected: n_features,
+                });
+            }
+            for (c, cell) in cells.iter().enumerate() {
+                values.push(finite(json_number(cell, || format!("{what}[{r}][{c}]"))?, r, c)?);
             }
         }
         Ok(Batch {
@@ -164,6 +219,20 @@ impl Batch {
     }
 }
 
+/// `v` as f32, refusing NaN, infinities and values beyond the float32 range.
+pub(crate) fn finite(v: f64, row: usize, column: usize) -> Result<f32, InputError> {
+    let x = v as f32;
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(InputError::NotFinite {
+            row,
+            column,
+            value: v.to_string(),
+        })
+    }
+}
+
 /// Runs a checked batch and labels the answer.
 pub fn predict(
     model: &LoadedModel,
@@ -172,6 +241,16 @@ pub fn predict(
     batch: &Batch,
 ) -> Result<PredictResponse, InferenceError> {
     let probabilities = model.predict(&batch.values, batch.rows)?;
+    Ok(labelled(model, model_name, model_version, probabilities))
+}
+
+/// Labels probabilities `[rows, classes]` with the most probable class of each row.
+pub fn labelled(
+    model: &LoadedModel,
+    model_name: &str,
+    model_version: Option<u64>,
+    probabilities: Vec<f32>,
+) -> PredictResponse {
     let classes = model.n_classes();
     let best = argmax_rows(&probabilities, classes);
     let predictions = probabilities
@@ -183,12 +262,12 @@ pub fn predict(
             probabilities: row.to_vec(),
         })
         .collect();
-    Ok(PredictResponse {
+    PredictResponse {
         model_name: model_name.to_string(),
         model_version,
         labels: model.labels.clone(),
         predictions,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,331 @@
+//! The served model and its lifecycle: loaded once at start, swapped in place when its alias
+//! moves (`MAAS_REFRESH_SECONDS`), retried while it is not loaded; plus the server's limits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::inference::{InferenceError, LoadedModel};
+use crate::store::{self, ModelRef, Selector, Store, StoreError};
+
+/// Limits and behaviour of the HTTP API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Most rows one request may carry (`MAAS_MAX_ROWS`).
+    pub max_rows: usize,
+    /// Largest request body in bytes (`MAAS_MAX_BODY_BYTES`; Lambda's own limit is 6 MB).
+    pub max_body_bytes: usize,
+    /// How often a warm instance checks whether its alias moved (`MAAS_REFRESH_SECONDS`).
+    pub refresh: Option<Duration>,
+    /// Print one CloudWatch EMF line per prediction (`MAAS_EMF`, on in Lambda).
+    pub emit_metrics: bool,
+}
+
+/// Lambda's synchronous invocation payload limit.
+pub const LAMBDA_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_rows: 1024,
+            max_body_bytes: LAMBDA_MAX_BODY_BYTES,
+            refresh: None,
+            emit_metrics: false,
+        }
+    }
+}
+
+/// A configuration variable that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}={value}: {expected}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl ServerConfig {
+    /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS` and `MAAS_EMF`
+    /// over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`ServerConfig::from_env`], with variables from `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = ServerConfig::default();
+        let positive = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(ConfigError {
+                        name,
+                        value: v,
+                        expected: "expected a positive whole number",
+                    }),
+                },
+            }
+        };
+        if let Some(n) = positive("MAAS_MAX_ROWS")? {
+            config.max_rows = n as usize;
+        }
+        if let Some(n) = positive("MAAS_MAX_BODY_BYTES")? {
+            config.max_body_bytes = n as usize;
+        }
+        config.refresh = positive("MAAS_REFRESH_SECONDS")?.map(Duration::from_secs);
+        if let Some(v) = lookup("MAAS_EMF") {
+            config.emit_metrics = match v.trim() {
+                "1" | "true" | "on" | "yes" => true,
+                "0" | "false" | "off" | "no" | "" => false,
+                _ => {
+                    return Err(ConfigError {
+                        name: "MAAS_EMF",
+                        value: v,
+                        expected: "expected true or false",
+                    })
+                }
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// A loaded model and who it is.
+#[derive(Debug)]
+pub struct ServedModel {
+    pub name: String,
+    /// `None` for a bare `.onnx` file.
+    pub version: Option<u64>,
+    pub sha256: String,
+    pub model: LoadedModel,
+    pub load_time: Duration,
+}
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load model {reference}: {source}")]
+    Model {
+        reference: String,
+        source: InferenceError,
+    },
+}
+
+/// Fetches (checksum verified) and loads the model a reference names.
+pub async fn load_model(reference: &ModelRef) -> Result<ServedModel, LoadError> {
+    let started = Instant::now();
+    let fetched = store::fetch(reference).await?;
+    let model = LoadedModel::from_bytes(&fetched.bytes).map_err(|source| LoadError::Model {
+        reference: reference.to_string(),
+        source,
+    })?;
+    let (name, version) = match (&fetched.manifest, reference) {
+        (Some(m), _) => (m.name.clone(), Some(m.version)),
+        (None, r) => (reference_name(r), None),
+    };
+    Ok(ServedModel {
+        name,
+        version,
+        sha256: fetched.sha256,
+        model,
+        load_time: started.elapsed(),
+    })
+}
+
+/// The model name a reference implies: the store name, or a bare file's stem.
+pub fn reference_name(reference: &ModelRef) -> String {
+    match reference {
+        ModelRef::Stored { name, .. } => name.clone(),
+        ModelRef::File(path) => path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_string(),
+    }
+}
+
+/// How long a server without a model waits between two load attempts.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The model a server answers with. Requests take an `Arc` of the current model, so a swap
+/// never disturbs a request in flight.
+pub struct ModelHandle {
+    reference: Option<ModelRef>,
+    name: String,
+    current: RwLock<Option<Arc<ServedModel>>>,
+    last_error: RwLock<Option<String>>,
+    refresh: Option<Duration>,
+    last_check: Mutex<Instant>,
+    checking: AtomicBool,
+}
+
+impl ModelHandle {
+    /// Loads `reference` once; a failure leaves the handle empty (health says 503) and later
+    /// requests retry.
+    pub async fn load(reference: ModelRef, refresh: Option<Duration>) -> Arc<ModelHandle> {
+        let result = load_model(&reference).await;
+        let handle = ModelHandle {
+            name: reference_name(&reference),
+            reference: Some(reference),
+            current: RwLock::new(None),
+            last_error: RwLock::new(None),
+            refresh,
+            last_check: Mutex::new(Instant::now()),
+            checking: AtomicBool::new(false),
+        };
+        handle.install(result);
+        Arc::new(handle)
+    }
+
+    /// A handle around an already loaded model, never refreshed.
+    pub fn fixed(model: ServedModel) -> Arc<ModelHandle> {
+        Arc::new(ModelHandle {
+            name: model.name.clone(),
+            reference: None,
+            current: RwLock::new(Some(Arc::new(model))),
+            last_error: RwLock::new(None),
+            refresh: None,
+            last_check: Mutex::new(Instant::now()),
+            checking: AtomicBool::new(false),
+        })
+    }
+
+    /// The name requests must use.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The current model, or why there is none.
+    pub fn current(&self) -> Result<Arc<ServedModel>, String> {
+        if let Some(model) = self.current.read().ok().and_then(|c| c.clone()) {
+            return Ok(model);
+        }
+        Err(self
+            .last_error
+            .read()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or_else(|| "the model is not loaded".to_string()))
+    }
+
+    fn install(&self, result: Result<ServedModel, LoadError>) {
+        match result {
+            Ok(model) => {
+                tracing::info!(
+                    model = %model.name,
+                    version = ?model.version,
+                    sha256 = %model.sha256,
+                    load_ms = model.load_time.as_secs_f64() * 1e3,
+                    "model loaded"
+                );
+                if let Ok(mut current) = self.current.write() {
+                    *current = Some(Arc::new(model));
+                }
+                if let Ok(mut e) = self.last_error.write() {
+                    *e = None;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "model not loaded");
+                if let Ok(mut last) = self.last_error.write() {
+                    *last = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Starts a background check when one is due: a retry while no model is loaded, or an
+    /// alias check every `refresh` interval. Never blocks the caller.
+    pub fn maybe_refresh(self: &Arc<Self>) {
+        let Some(reference) = self.reference.clone() else {
+            return;
+        };
+        let loaded = self.current().is_ok();
+        let interval = match (loaded, self.refresh) {
+            (false, refresh) => refresh.unwrap_or(RETRY_INTERVAL).min(RETRY_INTERVAL),
+            (true, Some(refresh)) => refresh,
+            (true, None) => return,
+        };
+        {
+            let Ok(mut last) = self.last_check.lock() else {
+                return;
+            };
+            if last.elapsed() < interval {
+                return;
+            }
+            if self.checking.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let handle = Arc::clone(self);
+        tokio::spawn(async move {
+            handle.check(&reference).await;
+            handle.checking.store(false, Ordering::Release);
+        });
+    }
+
+    /// Loads the model again if none is loaded or the alias now names another version.
+    pub async fn check(&self, reference: &ModelRef) {
+        if let (Ok(current), ModelRef::Stored { store, name, selector }) =
+            (self.current(), reference)
+        {
+            if !matches!(selector, Selector::Alias(_)) {
+                return;
+            }
+            match Store::open(store.clone()).resolve(name, selector).await {
+                Ok(version) if Some(version) == current.version => return,
+                Ok(version) => {
+                    tracing::info!(model = %name, from = ?current.version, to = version, "alias moved")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "alias check failed; keeping the loaded version");
+                    return;
+                }
+            }
+        }
+        match load_model(reference).await {
+            Ok(model) => self.install(Ok(model)),
+            // a warm instance keeps serving its last good model when a new one fails to load
+            Err(e) if self.current().is_ok() => {
+                tracing::error!(error = %e, "new version not loaded; keeping the current one")
+            }
+            Err(e) => self.install(Err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_variables() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(ServerConfig::from_lookup(vars(&[])).unwrap(), ServerConfig::default());
+        let c = ServerConfig::from_lookup(vars(&[
+            ("MAAS_MAX_ROWS", "8"),
+            ("MAAS_REFRESH_SECONDS", "30"),
+            ("MAAS_EMF", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.max_rows, 8);
+        assert_eq!(c.refresh, Some(Duration::from_secs(30)));
+        assert!(c.emit_metrics);
+        let e = ServerConfig::from_lookup(vars(&[("MAAS_MAX_ROWS", "lots")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid MAAS_MAX_ROWS=lots: expected a positive whole number"
+        );
+    }
+}
