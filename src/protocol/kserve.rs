@@ -118,12 +118,15 @@ pub fn model_metadata(name: &str, version: Option<u64>, model: &LoadedModel) -> 
 
 /// Numeric datatypes a request may use; values are converted to float32 for the model.
 const NUMERIC_DATATYPES: &[&str] = &[
-    "FP32", "FP64", "FP16", "BF16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
-    "UINT32", "UINT64",
+    "FP32", "FP64", "FP16", "BF16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+    "UINT64",
 ];
 
 /// Checks an inference request against the model and lays its input out as a batch.
-pub fn batch_from_request(request: &InferRequest, model: &LoadedModel) -> Result<Batch, InputError> {
+pub fn batch_from_request(
+    request: &InferRequest,
+    model: &LoadedModel,
+) -> Result<Batch, InputError> {
     let [input] = request.inputs.as_slice() else {
         return Err(InputError::Invalid(format!(
             "expected exactly one input ('{}'), got {}",

@@ -127,7 +127,11 @@ impl Batch {
     }
 
     /// Checks a JSON list of rows (each a list of numbers); `what` names it in messages.
-    pub fn from_json_rows(value: &Value, n_features: usize, what: &str) -> Result<Batch, InputError> {
+    pub fn from_json_rows(
+        value: &Value,
+        n_features: usize,
+        what: &str,
+    ) -> Result<Batch, InputError> {
         let rows = value.as_array().ok_or_else(|| InputError::NotRows {
             path: what.to_string(),
             found: json_kind(value),
@@ -149,7 +153,11 @@ impl Batch {
                 });
             }
             for (c, cell) in cells.iter().enumerate() {
-                values.push(finite(json_number(cell, || format!("{what}[{r}][{c}]"))?, r, c)?);
+                values.push(finite(
+                    json_number(cell, || format!("{what}[{r}][{c}]"))?,
+                    r,
+                    c,
+                )?);
             }
         }
         Ok(Batch {

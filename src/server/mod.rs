@@ -173,7 +173,9 @@ async fn json_body<T: DeserializeOwned>(
         )));
     }
     serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("invalid JSON body: {e}; expected JSON like {example}"))
+        ApiError::bad_request(format!(
+            "invalid JSON body: {e}; expected JSON like {example}"
+        ))
     })
 }
 
@@ -262,7 +264,9 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 fn readiness(state: &AppState, name: Option<&str>, version: Option<&str>) -> Response {
     match served(state, name, version) {
-        Ok(_) if name.is_some() => Json(json!({ "name": state.model.name(), "ready": true })).into_response(),
+        Ok(_) if name.is_some() => {
+            Json(json!({ "name": state.model.name(), "ready": true })).into_response()
+        }
         Ok(_) => Json(json!({ "ready": true })).into_response(),
         Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => (
             e.status,

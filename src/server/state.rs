@@ -270,8 +270,14 @@ impl ModelHandle {
 
     /// Loads the model again if none is loaded or the alias now names another version.
     pub async fn check(&self, reference: &ModelRef) {
-        if let (Ok(current), ModelRef::Stored { store, name, selector }) =
-            (self.current(), reference)
+        if let (
+            Ok(current),
+            ModelRef::Stored {
+                store,
+                name,
+                selector,
+            },
+        ) = (self.current(), reference)
         {
             if !matches!(selector, Selector::Alias(_)) {
                 return;
@@ -312,7 +318,10 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(ServerConfig::from_lookup(vars(&[])).unwrap(), ServerConfig::default());
+        assert_eq!(
+            ServerConfig::from_lookup(vars(&[])).unwrap(),
+            ServerConfig::default()
+        );
         let c = ServerConfig::from_lookup(vars(&[
             ("MAAS_MAX_ROWS", "8"),
             ("MAAS_REFRESH_SECONDS", "30"),

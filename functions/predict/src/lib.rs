@@ -1,0 +1,152 @@
+//! The prediction Lambda function: adapts Lambda events (API Gateway REST v1, HTTP API v2,
+//! function URLs and direct invocations) to the maas router, which does all the work.
+//!
+//! Direct invocations (`aws lambda invoke --payload '{"inputs": [[...]]}'`) arrive through
+//! lambda_http's `pass_through` feature and are answered by `POST /predict`.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use base64::Engine;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Adapter, Context, LambdaEvent, RequestExt, Service};
+use maas::server::error::ApiError;
+use maas::server::state::{ConfigError, ServerConfig};
+use maas::server::RequestId;
+use serde_json::Value;
+
+/// Carries the reason an event's body could not be decoded from [`sanitize_event`] to
+/// [`prepare`]; any copy a caller sends is removed first.
+const INVALID_BODY_HEADER: &str = "x-maas-invalid-body";
+
+/// The server configuration from the environment, with EMF metrics on unless `MAAS_EMF` says
+/// otherwise.
+pub fn config_from_env() -> Result<ServerConfig, ConfigError> {
+    let mut config = ServerConfig::from_env()?;
+    if std::env::var_os("MAAS_EMF").is_none() {
+        config.emit_metrics = true;
+    }
+    Ok(config)
+}
+
+/// JSON logs (with the invocation's span, which holds the request id) at `RUST_LOG` or info.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// Fixes an event before lambda_http reads it. lambda_http decodes `isBase64Encoded` bodies
+/// with `expect`, so invalid base64 would panic and fail the invocation; here such a body is
+/// emptied and the reason passed on, to be answered with a 400.
+pub fn sanitize_event(mut event: Value) -> Value {
+    for key in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event.get_mut(key).and_then(Value::as_object_mut) {
+            headers.retain(|name, _| !name.eq_ignore_ascii_case(INVALID_BODY_HEADER));
+        }
+    }
+    let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
+    let body = event.get("body").and_then(Value::as_str);
+    if let (true, Some(body)) = (encoded, body) {
+        if let Err(e) = base64::engine::general_purpose::STANDARD.decode(body) {
+            let reason =
+                format!("the request body is marked isBase64Encoded but is not valid base64: {e}");
+            event["body"] = Value::String(String::new());
+            event["isBase64Encoded"] = Value::Bool(false);
+            if !event.get("headers").is_some_and(Value::is_object) {
+                event["headers"] = Value::Object(Default::default());
+            }
+            event["headers"][INVALID_BODY_HEADER] = Value::String(reason);
+        }
+    }
+    event
+}
+
+/// Turns lambda_http's request into the router's: the path without the REST API stage, direct
+/// invocations routed to `POST /predict`, the invocation's request id as an extension.
+pub fn prepare(request: lambda_http::Request) -> Result<axum::extract::Request, ApiError> {
+    if let Some(reason) = request.headers().get(INVALID_BODY_HEADER) {
+        return Err(ApiError::bad_request(
+            reason.to_str().unwrap_or("invalid base64 body").to_string(),
+        ));
+    }
+    let pass_through = matches!(
+        request.request_context_ref(),
+        Some(RequestContext::PassThrough)
+    );
+    let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
+    let path = if pass_through {
+        "/predict".to_string()
+    } else if !request.raw_http_path().is_empty() {
+        request.raw_http_path().to_string()
+    } else {
+        request.uri().path().to_string()
+    };
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    parts.uri = path_and_query
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("invalid request path: {e}")))?;
+    if let Some(id) = request_id.filter(|id| !id.is_empty()) {
+        parts.extensions.insert(RequestId(id));
+    }
+    Ok(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::new(body),
+    ))
+}
+
+/// Answers one HTTP request (as lambda_http built it) with the router.
+pub async fn handle(
+    router: Router,
+    request: lambda_http::Request,
+) -> Result<axum::response::Response, Infallible> {
+    use axum::response::IntoResponse;
+    match prepare(request) {
+        Ok(request) => router.oneshot(request).await,
+        Err(e) => Ok(e.into_response()),
+    }
+}
+
+/// Answers one raw Lambda event: lambda_http reads it (API Gateway v1/v2, function URL or
+/// pass-through), the router answers, and lambda_http's response comes back as JSON.
+pub async fn handle_event(
+    router: Router,
+    event: Value,
+    context: Context,
+) -> Result<Value, lambda_http::Error> {
+    // LambdaRequest reads itself from raw JSON text, so the value is written out again.
+    let text = serde_json::to_string(&sanitize_event(event))?;
+    let request: LambdaRequest = serde_json::from_str(&text)?;
+    // The adapter is not Send: only its future (which is) crosses the await.
+    let answer = {
+        let http = lambda_http::service_fn(move |request| handle(router.clone(), request));
+        Adapter::from(http).call(LambdaEvent::new(request, context))
+    };
+    let response = match answer.await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    Ok(serde_json::to_value(response)?)
+}
+
+/// Runs the Lambda runtime loop with the router until the sandbox ends.
+pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: LambdaEvent<Value>| {
+        let (payload, context) = event.into_parts();
+        handle_event(router.clone(), payload, context)
+    }))
+    .await
+}

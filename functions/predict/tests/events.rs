@@ -1,0 +1,170 @@
+//! The committed events, read by lambda_http exactly as in Lambda and answered by the router.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lambda_http::Context;
+use maas::inference::LoadedModel;
+use maas::manifest::ModelDescription;
+use maas::server::{router, state::ModelHandle, state::ServerConfig};
+use maas::store::{Store, StoreLocation};
+use serde_json::{json, Value};
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+fn event(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(events_dir().join(name)).unwrap()).unwrap()
+}
+
+/// A store holding the committed digits model as `digits` version 1.
+async fn app() -> axum::Router {
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/digits.onnx");
+    let bytes = std::fs::read(onnx).unwrap();
+    let model = LoadedModel::from_bytes(&bytes).unwrap();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("events-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(StoreLocation::Folder(dir.clone()));
+    let description = ModelDescription {
+        inputs: vec![model.input.clone()],
+        outputs: vec![model.output.clone()],
+        labels: model.labels.clone(),
+        feature_names: model.feature_names.clone(),
+        metrics: None,
+        training: None,
+    };
+    store.publish("digits", &bytes, description).await.unwrap();
+    let handle =
+        ModelHandle::load(format!("{}/digits", dir.display()).parse().unwrap(), None).await;
+    router(handle, ServerConfig::default())
+}
+
+fn context() -> Context {
+    let mut context = Context::default();
+    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
+    context
+}
+
+/// An HTTP-style response: its status and its JSON body.
+fn http_answer(response: &Value) -> (u64, Value) {
+    let body = response["body"].as_str().expect("a text body");
+    (
+        response["statusCode"].as_u64().unwrap(),
+        serde_json::from_str(body).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn api_gateway_rest_v1_event_with_its_stage() {
+    let app = app().await;
+    let event = event("apigw-v1.json");
+    assert_eq!(event["requestContext"]["stage"], "prod");
+    let response = predict::handle_event(app, event, context()).await.unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model_name"], "digits");
+    assert_eq!(body["model_version"], 1);
+    let labels: Vec<&str> = body["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["0", "1"]);
+}
+
+#[tokio::test]
+async fn http_api_v2_event_kserve_infer() {
+    let app = app().await;
+    let response = predict::handle_event(app, event("apigw-v2.json"), context())
+        .await
+        .unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outputs"][0]["shape"], json!([2, 10]));
+    let data = body["outputs"][0]["data"].as_array().unwrap();
+    assert!(data[0].as_f64().unwrap() > 0.9, "row 0 is a zero: {body}");
+    assert!(data[11].as_f64().unwrap() > 0.9, "row 1 is a one: {body}");
+}
+
+#[tokio::test]
+async fn function_url_event_with_a_base64_body_tf_serving() {
+    let app = app().await;
+    let event = event("function-url.json");
+    assert_eq!(event["isBase64Encoded"], true);
+    let response = predict::handle_event(app, event, context()).await.unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 200, "{body}");
+    let predictions = body["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 2);
+    assert!(predictions[1][1].as_f64().unwrap() > 0.9, "{body}");
+}
+
+#[tokio::test]
+async fn direct_invocation_gets_the_native_answer() {
+    let app = app().await;
+    let response = predict::handle_event(app.clone(), event("direct.json"), context())
+        .await
+        .unwrap();
+    assert_eq!(response["model_name"], "digits", "{response}");
+    assert_eq!(response["predictions"][0]["label"], "0");
+    assert_eq!(response["predictions"][1]["label"], "1");
+    // a bad direct payload gets the error document back
+    let response = predict::handle_event(app, json!({"inputs": [[1.0, 2.0]]}), context())
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        json!({"error": "row 0 has 2 features, the model expects 64"})
+    );
+}
+
+#[tokio::test]
+async fn invalid_base64_body_is_a_400_not_a_crash() {
+    let app = app().await;
+    let mut event = event("apigw-v2.json");
+    event["isBase64Encoded"] = json!(true);
+    event["body"] = json!("this is %%% not base64");
+    let response = predict::handle_event(app, event, context()).await.unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 400);
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the request body is marked isBase64Encoded but is not valid base64"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_cannot_forge_the_internal_invalid_body_header() {
+    let app = app().await;
+    let mut event = event("apigw-v2.json");
+    event["headers"]["X-Maas-Invalid-Body"] = json!("forged");
+    let response = predict::handle_event(app, event, context()).await.unwrap();
+    assert_eq!(http_answer(&response).0, 200);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_health_through_events() {
+    let app = app().await;
+    let mut event = event("apigw-v2.json");
+    event["rawPath"] = json!("/v2/health/ready");
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["body"] = Value::Null;
+    let response = predict::handle_event(app.clone(), event.clone(), context())
+        .await
+        .unwrap();
+    assert_eq!(http_answer(&response), (200, json!({"ready": true})));
+    event["rawPath"] = json!("/nope");
+    let response = predict::handle_event(app, event, context()).await.unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["error"],
+        "no route for GET /nope; see the README for the API"
+    );
+}
