@@ -216,7 +216,7 @@ impl ModelHandle {
             Ok(model) => {
                 tracing::info!(
                     model = %model.name,
-                    version = ?model.version,
+                    version = %model.version.map(|v| v.to_string()).unwrap_or_else(|| "file".into()),
                     sha256 = %model.sha256,
                     load_ms = model.load_time.as_secs_f64() * 1e3,
                     "model loaded"

@@ -1,14 +1,11 @@
 //! The committed events, read by lambda_http exactly as in Lambda and answered by the router.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lambda_http::Context;
-use maas::inference::LoadedModel;
-use maas::manifest::ModelDescription;
-use maas::server::{router, state::ModelHandle, state::ServerConfig};
-use maas::store::{Store, StoreLocation};
 use serde_json::{json, Value};
+
+mod common;
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
@@ -16,31 +13,6 @@ fn events_dir() -> PathBuf {
 
 fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(events_dir().join(name)).unwrap()).unwrap()
-}
-
-/// A store holding the committed digits model as `digits` version 1.
-async fn app() -> axum::Router {
-    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/digits.onnx");
-    let bytes = std::fs::read(onnx).unwrap();
-    let model = LoadedModel::from_bytes(&bytes).unwrap();
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("events-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(StoreLocation::Folder(dir.clone()));
-    let description = ModelDescription {
-        inputs: vec![model.input.clone()],
-        outputs: vec![model.output.clone()],
-        labels: model.labels.clone(),
-        feature_names: model.feature_names.clone(),
-        metrics: None,
-        training: None,
-    };
-    store.publish("digits", &bytes, description).await.unwrap();
-    let handle =
-        ModelHandle::load(format!("{}/digits", dir.display()).parse().unwrap(), None).await;
-    router(handle, ServerConfig::default())
 }
 
 fn context() -> Context {
@@ -60,7 +32,7 @@ fn http_answer(response: &Value) -> (u64, Value) {
 
 #[tokio::test]
 async fn api_gateway_rest_v1_event_with_its_stage() {
-    let app = app().await;
+    let app = common::app().await;
     let event = event("apigw-v1.json");
     assert_eq!(event["requestContext"]["stage"], "prod");
     let response = predict::handle_event(app, event, context()).await.unwrap();
@@ -79,7 +51,7 @@ async fn api_gateway_rest_v1_event_with_its_stage() {
 
 #[tokio::test]
 async fn http_api_v2_event_kserve_infer() {
-    let app = app().await;
+    let app = common::app().await;
     let response = predict::handle_event(app, event("apigw-v2.json"), context())
         .await
         .unwrap();
@@ -93,7 +65,7 @@ async fn http_api_v2_event_kserve_infer() {
 
 #[tokio::test]
 async fn function_url_event_with_a_base64_body_tf_serving() {
-    let app = app().await;
+    let app = common::app().await;
     let event = event("function-url.json");
     assert_eq!(event["isBase64Encoded"], true);
     let response = predict::handle_event(app, event, context()).await.unwrap();
@@ -106,7 +78,7 @@ async fn function_url_event_with_a_base64_body_tf_serving() {
 
 #[tokio::test]
 async fn direct_invocation_gets_the_native_answer() {
-    let app = app().await;
+    let app = common::app().await;
     let response = predict::handle_event(app.clone(), event("direct.json"), context())
         .await
         .unwrap();
@@ -125,7 +97,7 @@ async fn direct_invocation_gets_the_native_answer() {
 
 #[tokio::test]
 async fn invalid_base64_body_is_a_400_not_a_crash() {
-    let app = app().await;
+    let app = common::app().await;
     let mut event = event("apigw-v2.json");
     event["isBase64Encoded"] = json!(true);
     event["body"] = json!("this is %%% not base64");
@@ -141,7 +113,7 @@ async fn invalid_base64_body_is_a_400_not_a_crash() {
 
 #[tokio::test]
 async fn a_caller_cannot_forge_the_internal_invalid_body_header() {
-    let app = app().await;
+    let app = common::app().await;
     let mut event = event("apigw-v2.json");
     event["headers"]["X-Maas-Invalid-Body"] = json!("forged");
     let response = predict::handle_event(app, event, context()).await.unwrap();
@@ -150,7 +122,7 @@ async fn a_caller_cannot_forge_the_internal_invalid_body_header() {
 
 #[tokio::test]
 async fn unknown_routes_and_health_through_events() {
-    let app = app().await;
+    let app = common::app().await;
     let mut event = event("apigw-v2.json");
     event["rawPath"] = json!("/v2/health/ready");
     event["requestContext"]["http"]["method"] = json!("GET");

@@ -1,0 +1,43 @@
+//! Shared by the function's tests: a folder store holding the committed digits model.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use maas::inference::LoadedModel;
+use maas::manifest::ModelDescription;
+use maas::server::{router, state::ModelHandle, state::ServerConfig};
+use maas::store::{Store, StoreLocation};
+
+/// A new folder store holding the committed `onnx/digits.onnx` as `digits` version 1.
+pub async fn digits_store() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/digits.onnx");
+    let bytes = std::fs::read(onnx).unwrap();
+    let model = LoadedModel::from_bytes(&bytes).unwrap();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("function-store-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let description = ModelDescription {
+        inputs: vec![model.input.clone()],
+        outputs: vec![model.output.clone()],
+        labels: model.labels.clone(),
+        feature_names: model.feature_names.clone(),
+        metrics: None,
+        training: None,
+    };
+    Store::open(StoreLocation::Folder(dir.clone()))
+        .publish("digits", &bytes, description)
+        .await
+        .unwrap();
+    dir
+}
+
+/// The router over a fresh store's `digits`.
+pub async fn app() -> axum::Router {
+    let dir = digits_store().await;
+    let handle =
+        ModelHandle::load(format!("{}/digits", dir.display()).parse().unwrap(), None).await;
+    router(handle, ServerConfig::default())
+}

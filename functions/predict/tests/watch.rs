@@ -1,0 +1,197 @@
+//! End to end under `cargo lambda watch`: the real Lambda runtime loop, invoked directly with
+//! `cargo lambda invoke` and over HTTP through the function URL emulation.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod common;
+
+/// `cargo lambda watch`, stopped (with its process group) when dropped.
+struct Watch {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-sS", "-m", "60"])
+        .args(args)
+        .output()
+        .expect("curl runs")
+}
+
+/// GETs a URL; the status code and body.
+fn http_get(url: &str) -> (u16, String) {
+    let out = curl(&["-w", "\n%{http_code}", url]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn start_watch(store: &Path) -> Watch {
+    let port = free_port();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new("cargo")
+        .args([
+            "lambda",
+            "watch",
+            "--release",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+        ])
+        .args(["-P", &port.to_string()])
+        .args([
+            "--env-var",
+            &format!("MAAS_MODEL={}/digits", store.display()),
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("cargo lambda watch starts (pip install cargo-lambda)");
+    Watch { child, port }
+}
+
+#[tokio::test]
+async fn the_function_answers_under_cargo_lambda_watch() {
+    let store = common::digits_store().await;
+    let watch = start_watch(&store);
+    let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
+
+    // The first request starts the function (cargo run of the already built binary).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let ready = loop {
+        let (status, body) = http_get(&format!("{base}/v2/health/ready"));
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function never became ready: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready).unwrap()["ready"],
+        true
+    );
+
+    // Over HTTP through the function URL (an API Gateway v2 event): native and KServe routes.
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let direct = events.join("direct.json");
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        &format!("@{}", direct.display()),
+        &format!("{base}/predict"),
+    ]);
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from /predict");
+    assert_eq!(answer["model_name"], "digits", "{answer}");
+    assert_eq!(answer["predictions"][0]["label"], "0");
+    assert_eq!(answer["predictions"][1]["label"], "1");
+
+    let (status, metadata) = http_get(&format!("{base}/v2/models/digits"));
+    assert_eq!(status, 200);
+    let metadata: Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["inputs"][0]["shape"], serde_json::json!([-1, 64]));
+
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{\"inputs\": [[1, 2]]}",
+        "-w",
+        "\n%{http_code}",
+        &format!("{base}/predict"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n400"), "{text}");
+    assert!(
+        text.contains("row 0 has 2 features, the model expects 64"),
+        "{text}"
+    );
+
+    // Directly, as `aws lambda invoke` would: the raw payload reaches POST /predict.
+    let out = Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            "predict",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &watch.port.to_string(),
+        ])
+        .args(["--data-file", direct.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo lambda invoke runs");
+    assert!(
+        out.status.success(),
+        "invoke failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from invoke");
+    assert_eq!(answer["model_version"], 1, "{answer}");
+    assert_eq!(answer["predictions"][1]["label"], "1");
+
+    // The committed API Gateway event through invoke, answered in the event's own shape.
+    let out = Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            "predict",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &watch.port.to_string(),
+        ])
+        .args([
+            "--data-file",
+            events.join("apigw-v1.json").to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo lambda invoke runs");
+    assert!(
+        out.status.success(),
+        "invoke failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from invoke");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["predictions"][0]["label"], "0");
+    drop(watch);
+}
