@@ -38,7 +38,9 @@ fn reference_onnx() -> Vec<u8> {
         DenseLayer {
             inputs,
             outputs,
-            weight: (0..inputs * outputs).map(|_| rng.random_range(-limit..limit)).collect(),
+            weight: (0..inputs * outputs)
+                .map(|_| rng.random_range(-limit..limit))
+                .collect(),
             bias: (0..outputs).map(|_| rng.random_range(-0.1..0.1)).collect(),
         }
     };
@@ -58,7 +60,11 @@ fn reference_onnx() -> Vec<u8> {
 fn request_body(rows: usize) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(rows as u64);
     let rows: Vec<Vec<f32>> = (0..rows)
-        .map(|_| (0..FEATURES).map(|_| (rng.random_range(-3.0f32..3.0) * 1e4).round() / 1e4).collect())
+        .map(|_| {
+            (0..FEATURES)
+                .map(|_| (rng.random_range(-3.0f32..3.0) * 1e4).round() / 1e4)
+                .collect()
+        })
         .collect();
     serde_json::json!({ "inputs": rows }).to_string()
 }
@@ -89,7 +95,9 @@ fn benches(c: &mut Criterion) {
         ..Default::default()
     };
     let app = router(ModelHandle::fixed(served), config);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
 
     let mut handler = c.benchmark_group("handler_native");
     for (b, body) in &bodies {
@@ -104,7 +112,12 @@ fn benches(c: &mut Criterion) {
                         .expect("request");
                     let response = app.clone().oneshot(request).await.expect("response");
                     assert!(response.status().is_success());
-                    response.into_body().collect().await.expect("body").to_bytes()
+                    response
+                        .into_body()
+                        .collect()
+                        .await
+                        .expect("body")
+                        .to_bytes()
                 })
             })
         });
@@ -114,7 +127,9 @@ fn benches(c: &mut Criterion) {
     let mut inference = c.benchmark_group("inference");
     for &b in &BATCHES {
         let mut rng = ChaCha8Rng::seed_from_u64(b as u64);
-        let x: Vec<f32> = (0..b * FEATURES).map(|_| rng.random_range(-3.0..3.0)).collect();
+        let x: Vec<f32> = (0..b * FEATURES)
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect();
         inference.throughput(Throughput::Elements(b as u64));
         inference.bench_with_input(BenchmarkId::from_parameter(b), &x, |bench, x| {
             bench.iter(|| model.predict(x, b).expect("predict"))
