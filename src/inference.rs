@@ -77,6 +77,35 @@ fn spec(model: &TypedModel, outlet: OutletId, name: String) -> Result<TensorSpec
     })
 }
 
+/// The feature count of a graph whose single input is declared float32 `[?, F]`.
+fn declared_feature_count(proto: &tract_onnx::pb::ModelProto) -> Option<usize> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value;
+    use tract_onnx::pb::type_proto;
+    let graph = proto.graph.as_ref()?;
+    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let mut inputs = graph
+        .input
+        .iter()
+        .filter(|i| !initializers.contains(&i.name.as_str()));
+    let input = inputs.next()?;
+    if inputs.next().is_some() {
+        return None;
+    }
+    let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_ref()?.value.as_ref() else {
+        return None;
+    };
+    if tensor.elem_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+        return None;
+    }
+    match tensor.shape.as_ref()?.dim.as_slice() {
+        [_, second] => match second.value {
+            Some(Value::DimValue(f)) if f > 0 => Some(f as usize),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 impl LoadedModel {
     /// Parses, types and optimises an ONNX model. The model must take one float32 input
     /// `[batch, features]` and give float32 probabilities `[batch, classes]` (an output named
@@ -94,11 +123,18 @@ impl LoadedModel {
                 .unwrap_or_default()
         };
         let (labels, feature_names) = (metadata(LABELS_KEY), metadata(FEATURE_NAMES_KEY));
-        let mut model = onnx
-            .model_for_proto_model(&proto)
-            .map_err(load)?
-            .into_typed()
-            .map_err(load)?;
+        let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
+        // Exporters such as skl2onnx leave the batch dimension unnamed, which tract cannot type:
+        // give a float32 [batch, F] input a symbolic batch.
+        if let Some(features) = declared_feature_count(&proto) {
+            let batch = inference_model.symbols.sym("batch");
+            let fact = InferenceFact::dt_shape(
+                DatumType::F32,
+                [TDim::from(batch), TDim::from(features as i64)],
+            );
+            inference_model.set_input_fact(0, fact).map_err(load)?;
+        }
+        let mut model = inference_model.into_typed().map_err(load)?;
 
         let inputs = model.input_outlets().map_err(load)?.to_vec();
         if inputs.len() != 1 {

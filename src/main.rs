@@ -1,21 +1,23 @@
-//! The `maas` command line: adapts the library's jobs (train, predict, serve, datagen) to flags,
+//! The `maas` command line: adapts the library's jobs (train, predict, publish, models, serve,
+//! datagen) to flags,
 //! progress bars and exit codes.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use maas::data::{Dataset, BUNDLED_DIGITS_NAME};
 use maas::datagen::{self, DataSpec};
 use maas::inference::LoadedModel;
+use maas::manifest::ModelDescription;
 use maas::pipeline::{self, TrainJob};
 use maas::protocol::{self, Batch, PredictRequest};
 use maas::server::{self, state::ModelHandle, state::ServerConfig};
-use maas::store::{self, ModelRef, StoreLocation};
+use maas::store::{self, ModelRef, Selector, Store, StoreLocation};
 use maas::training::{EpochSummary, TrainConfig, TrainingObserver};
 
 #[derive(Parser)]
@@ -35,6 +37,11 @@ enum Command {
     Train(TrainArgs),
     /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
     Predict(PredictArgs),
+    /// Publish an ONNX classifier trained elsewhere (scikit-learn, PyTorch, Keras) to a store.
+    Publish(PublishArgs),
+    /// List, show, promote and roll back published models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Serve a model over HTTP: the same API as the Lambda function (native, KServe V2, TF Serving).
     Serve(ServeArgs),
     /// Write a synthetic CSV data set (default: the 20000 × 1000, 10-class reference shape).
@@ -43,14 +50,15 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// CSV with a header line: one label column, the other columns numeric features.
+    /// CSV with a header line (a path or s3://bucket/key): one label column, the other columns
+    /// numeric features.
     /// Without it, the bundled handwritten digits data set (1797 rows, 64 features, 10 classes).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Model name in the store (default: the data file's stem, `digits` for the bundled data).
     #[arg(long)]
     name: Option<String>,
-    /// Model store: a folder.
+    /// Model store: a folder or s3://bucket[/prefix].
     #[arg(long, default_value = "models")]
     store: String,
     /// Name of the label column.
@@ -91,6 +99,52 @@ struct PredictArgs {
 }
 
 #[derive(Args)]
+struct PublishArgs {
+    /// The ONNX file: one float32 [batch, features] input, float32 [batch, classes] probabilities.
+    #[arg(long)]
+    onnx: PathBuf,
+    #[arg(long)]
+    name: String,
+    /// Model store: a folder or s3://bucket[/prefix].
+    #[arg(long, default_value = "models")]
+    store: String,
+    /// Class labels in output order, comma-separated (default: the model's metadata, or 0..C-1).
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Versions of a model with created time, size, accuracy and the aliases on each.
+    List {
+        /// `<store>/<name>`.
+        reference: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The manifest of a version (default: alias latest).
+    Show {
+        /// `<store>/<name>[@version|@alias]`.
+        reference: String,
+    },
+    /// Point an alias at a version: `maas models promote models/digits@3 --alias prod`.
+    Promote {
+        /// `<store>/<name>@<version>`.
+        reference: String,
+        #[arg(long)]
+        alias: String,
+    },
+    /// Move an alias back to the version it held before its last move.
+    Rollback {
+        /// `<store>/<name>`.
+        reference: String,
+        #[arg(long)]
+        alias: String,
+    },
+}
+
+#[derive(Args)]
 struct ServeArgs {
     /// `<store>/<name>`, `<store>/<name>@<version>`, `<store>/<name>@<alias>` or a .onnx file.
     #[arg(long, env = "MAAS_MODEL")]
@@ -124,7 +178,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -141,6 +195,8 @@ fn main() -> ExitCode {
             Command::Train(args) => train(args).await,
             Command::Predict(args) => predict(args).await,
             Command::Serve(args) => serve(args).await,
+            Command::Publish(args) => publish(args).await,
+            Command::Models(command) => models(command).await,
             Command::Datagen(args) => datagen(args),
         }
     });
@@ -203,6 +259,11 @@ impl TrainingObserver for EpochBars {
 
 async fn train(args: TrainArgs) -> Result<()> {
     let data = match &args.data {
+        Some(path) if path.to_string_lossy().starts_with("s3://") => {
+            let url = path.to_string_lossy().to_string();
+            let bytes = store::read_url(&url).await?;
+            Dataset::from_reader(bytes.as_slice(), &url, &args.label_column)?
+        }
         Some(path) => Dataset::from_path(path, &args.label_column)?,
         None => Dataset::bundled_digits()?,
     };
@@ -276,7 +337,8 @@ fn read_input(path: &Path) -> Result<String> {
 async fn predict(args: PredictArgs) -> Result<()> {
     let reference: ModelRef = args.model.parse()?;
     let fetched = store::fetch(&reference).await?;
-    let model = LoadedModel::from_bytes(&fetched.bytes)
+    let model = fetched
+        .load()
         .with_context(|| format!("cannot load model {reference}"))?;
     let text = read_input(&args.input)?;
     let is_json = match args.input.extension().and_then(|e| e.to_str()) {
@@ -308,6 +370,116 @@ async fn predict(args: PredictArgs) -> Result<()> {
     };
     let response = protocol::predict(&model, &name, version, &batch)?;
     println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
+
+async fn publish(args: PublishArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.onnx)
+        .with_context(|| format!("cannot read {}", args.onnx.display()))?;
+    let model = LoadedModel::from_bytes(&bytes)
+        .with_context(|| format!("{} cannot be served", args.onnx.display()))?;
+    let labels = match args.labels {
+        Some(labels) if labels.len() != model.n_classes() => bail!(
+            "--labels names {} classes but the model outputs {}",
+            labels.len(),
+            model.n_classes()
+        ),
+        Some(labels) => labels,
+        None => model.labels.clone(),
+    };
+    let description = ModelDescription {
+        inputs: vec![model.input.clone()],
+        outputs: vec![model.output.clone()],
+        labels,
+        feature_names: model.feature_names.clone(),
+        metrics: None,
+        training: None,
+    };
+    let location: StoreLocation = args.store.parse()?;
+    let manifest = Store::open(location.clone())
+        .publish(&args.name, &bytes, description)
+        .await?;
+    println!(
+        "published {} version {} to {location} (model.onnx {} bytes, sha256 {}); alias latest -> {}",
+        manifest.name, manifest.version, manifest.model.size_bytes, manifest.model.sha256, manifest.version
+    );
+    println!(
+        "model reference: {location}/{}@{}",
+        manifest.name, manifest.version
+    );
+    Ok(())
+}
+
+/// The store, name and selector of a stored-model reference (a bare file is refused).
+fn stored(reference: &str) -> Result<(Store, String, Selector)> {
+    match reference.parse::<ModelRef>()? {
+        ModelRef::Stored {
+            store,
+            name,
+            selector,
+        } => Ok((Store::open(store), name, selector)),
+        ModelRef::File(path) => bail!(
+            "{} is a file; this command needs a stored model, <store>/<name>",
+            path.display()
+        ),
+    }
+}
+
+async fn models(command: ModelsCommand) -> Result<()> {
+    match command {
+        ModelsCommand::List { reference, json } => {
+            let (store, name, _) = stored(&reference)?;
+            let versions = store.list(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&versions)?);
+                return Ok(());
+            }
+            println!(
+                "{:>7}  {:<20}  {:>12}  {:>8}  aliases",
+                "version", "created", "bytes", "accuracy"
+            );
+            for v in versions {
+                let m = &v.manifest;
+                let created = m
+                    .created_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                let accuracy = m
+                    .description
+                    .metrics
+                    .as_ref()
+                    .map(|x| format!("{:.4}", x.accuracy))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:>7}  {:<20}  {:>12}  {:>8}  {}",
+                    m.version,
+                    created.get(..19).unwrap_or(&created),
+                    m.model.size_bytes,
+                    accuracy,
+                    v.aliases.join(", ")
+                );
+            }
+        }
+        ModelsCommand::Show { reference } => {
+            let (store, name, selector) = stored(&reference)?;
+            let version = store.resolve(&name, &selector).await?;
+            let manifest = store.manifest(&name, version).await?;
+            println!("{}", serde_json::to_string_pretty(&manifest)?);
+        }
+        ModelsCommand::Promote { reference, alias } => {
+            let (store, name, selector) = stored(&reference)?;
+            let Selector::Version(version) = selector else {
+                bail!("promote needs a version: {reference} should end with @<version>");
+            };
+            store.set_alias(&name, &alias, version).await?;
+            println!("{name}@{alias} -> version {version}");
+        }
+        ModelsCommand::Rollback { reference, alias } => {
+            let (store, name, _) = stored(&reference)?;
+            let version = store.rollback(&name, &alias).await?;
+            println!("{name}@{alias} -> version {version} (rolled back)");
+        }
+    }
     Ok(())
 }
 

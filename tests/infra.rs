@@ -55,7 +55,12 @@ fn the_model_bucket_is_encrypted_versioned_private_and_tls_only() {
     assert!(sse == "aws:kms" || sse == "AES256", "encryption: {sse}");
     assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
     let block = &bucket["PublicAccessBlockConfiguration"];
-    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for key in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(block[key], true, "{key}");
     }
     let policy = &t["Resources"]["ModelBucketPolicy"]["Properties"];
@@ -68,8 +73,14 @@ fn the_model_bucket_is_encrypted_versioned_private_and_tls_only() {
     assert_eq!(tls["Effect"], "Deny");
     assert_eq!(tls["Action"], "s3:*");
     let resources = as_list(&tls["Resource"]);
-    assert!(resources.contains(&&json!({"Fn::GetAtt": ["ModelBucket", "Arn"]})), "the bucket: {resources:?}");
-    assert!(resources.contains(&&json!({"Fn::Sub": "${ModelBucket.Arn}/*"})), "its objects: {resources:?}");
+    assert!(
+        resources.contains(&&json!({"Fn::GetAtt": ["ModelBucket", "Arn"]})),
+        "the bucket: {resources:?}"
+    );
+    assert!(
+        resources.contains(&&json!({"Fn::Sub": "${ModelBucket.Arn}/*"})),
+        "its objects: {resources:?}"
+    );
 }
 
 #[test]
@@ -78,9 +89,15 @@ fn the_function_role_is_least_privilege() {
     let roles = resources_of_type(&t, "AWS::IAM::Role");
     assert_eq!(roles.len(), 1, "one role, the function's");
     let role = &roles[0].1["Properties"];
-    assert!(role.get("ManagedPolicyArns").is_none(), "managed policies carry wildcards");
+    assert!(
+        role.get("ManagedPolicyArns").is_none(),
+        "managed policies carry wildcards"
+    );
     let function = &t["Resources"]["PredictFunction"]["Properties"];
-    assert_eq!(function["Role"], json!({"Fn::GetAtt": ["PredictFunctionRole", "Arn"]}));
+    assert_eq!(
+        function["Role"],
+        json!({"Fn::GetAtt": ["PredictFunctionRole", "Arn"]})
+    );
     assert!(function.get("Policies").is_none());
     let mut s3_actions = Vec::new();
     for policy in role["Policies"].as_array().unwrap() {
@@ -98,7 +115,10 @@ fn the_function_role_is_least_privilege() {
                 assert_ne!(resource, "*", "wildcard resource");
                 if text.contains(":s3:::") {
                     // only objects under the served model's prefix
-                    assert!(text.contains("${Bucket}/${ModelsPrefix}/${ModelName}/*"), "{text}");
+                    assert!(
+                        text.contains("${Bucket}/${ModelsPrefix}/${ModelName}/*"),
+                        "{text}"
+                    );
                 } else {
                     assert!(!text.contains('*'), "wildcard in {text}");
                 }
@@ -118,14 +138,19 @@ fn the_function_is_built_by_cargo_lambda_and_scales_to_zero() {
     assert_eq!(p["Runtime"], "provided.al2023");
     assert_eq!(p["Handler"], "bootstrap");
     assert!(p.get("ProvisionedConcurrencyConfig").is_none());
-    assert!(p["Environment"]["Variables"]["MAAS_MODEL"].to_string().contains("s3://${Bucket}/${ModelsPrefix}/${ModelName}@${ModelAlias}"));
+    assert!(p["Environment"]["Variables"]["MAAS_MODEL"]
+        .to_string()
+        .contains("s3://${Bucket}/${ModelsPrefix}/${ModelName}@${ModelAlias}"));
     assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
     assert_eq!(
         t["Resources"]["PredictLogGroup"]["Properties"]["RetentionInDays"],
         json!({"Ref": "LogRetentionDays"})
     );
     for alarm in ["ErrorsAlarm", "ThrottlesAlarm"] {
-        assert_eq!(t["Resources"][alarm]["Type"], "AWS::CloudWatch::Alarm", "{alarm}");
+        assert_eq!(
+            t["Resources"][alarm]["Type"], "AWS::CloudWatch::Alarm",
+            "{alarm}"
+        );
     }
     for output in ["ApiUrl", "FunctionName", "FunctionArn", "BucketName"] {
         assert!(t["Outputs"].get(output).is_some(), "output {output}");
@@ -151,7 +176,11 @@ fn router_paths() -> Vec<(String, String)> {
     for window in source.lines().map(str::trim).collect::<Vec<_>>().windows(3) {
         if window[0] == ".route(" {
             let path = window[1].trim_matches(|c| c == '"' || c == ',').to_string();
-            let method = if window[2].starts_with("post(") { "POST" } else { "GET" };
+            let method = if window[2].starts_with("post(") {
+                "POST"
+            } else {
+                "GET"
+            };
             routes.push((method.to_string(), path));
         }
     }
@@ -162,39 +191,76 @@ fn router_paths() -> Vec<(String, String)> {
 async fn every_route_is_authorised_and_reaches_a_router_route() {
     let t = template();
     assert_eq!(t["Parameters"]["AuthMode"]["Default"], "IAM");
-    assert_eq!(t["Conditions"]["IamAuth"], json!({"Fn::Equals": [{"Ref": "AuthMode"}, "IAM"]}));
+    assert_eq!(
+        t["Conditions"]["IamAuth"],
+        json!({"Fn::Equals": [{"Ref": "AuthMode"}, "IAM"]})
+    );
     let routes = resources_of_type(&t, "AWS::ApiGatewayV2::Route");
-    let expected_auth = json!({"Fn::If": ["IamAuth", "AWS_IAM", {"Fn::If": ["JwtAuth", "JWT", "NONE"]}]});
+    let expected_auth =
+        json!({"Fn::If": ["IamAuth", "AWS_IAM", {"Fn::If": ["JwtAuth", "JWT", "NONE"]}]});
     let mut keys = Vec::new();
     for (name, route) in &routes {
         let p = &route["Properties"];
-        assert_eq!(p["AuthorizationType"], expected_auth, "{name} must be authorised");
-        assert_eq!(p["Target"], json!({"Fn::Sub": "integrations/${PredictIntegration}"}), "{name}");
+        assert_eq!(
+            p["AuthorizationType"], expected_auth,
+            "{name} must be authorised"
+        );
+        assert_eq!(
+            p["Target"],
+            json!({"Fn::Sub": "integrations/${PredictIntegration}"}),
+            "{name}"
+        );
         let key = p["RouteKey"].as_str().unwrap();
-        assert!(!key.starts_with("$default") && !key.contains("{proxy+}"), "{name}: explicit routes only");
+        assert!(
+            !key.starts_with("$default") && !key.contains("{proxy+}"),
+            "{name}: explicit routes only"
+        );
         keys.push(key.to_string());
     }
     // every route of the router has its API Gateway route (TF Serving's catch-all maps to four)
     for (method, path) in router_paths() {
         if path.contains("{*rest}") {
             for suffix in ["{model}", "{model}/versions/{version}"] {
-                assert!(keys.contains(&format!("{method} /v1/models/{suffix}")), "{method} /v1/models/{suffix}");
+                assert!(
+                    keys.contains(&format!("{method} /v1/models/{suffix}")),
+                    "{method} /v1/models/{suffix}"
+                );
             }
         } else {
-            assert!(keys.contains(&format!("{method} {path}")), "no API route for {method} {path}");
+            assert!(
+                keys.contains(&format!("{method} {path}")),
+                "no API route for {method} {path}"
+            );
         }
     }
     // and every API Gateway route reaches a route of the router (not the 404 fallback)
-    let handle = ModelHandle::load(format!("{}/digits@1", common::trained_store().display()).parse().unwrap(), None).await;
+    let handle = ModelHandle::load(
+        format!("{}/digits@1", common::trained_store().display())
+            .parse()
+            .unwrap(),
+        None,
+    )
+    .await;
     let app = router(handle, ServerConfig::default());
     for key in &keys {
         let (method, path) = key.split_once(' ').unwrap();
         let path = path
             .replace("{name}", "digits")
             .replace("{model}/versions/{version}", "digits/versions/1:predict")
-            .replace("{model}", if method == "POST" { "digits:predict" } else { "digits" })
+            .replace(
+                "{model}",
+                if method == "POST" {
+                    "digits:predict"
+                } else {
+                    "digits"
+                },
+            )
             .replace("{version}", "1");
-        let path = if method == "GET" { path.replace(":predict", "") } else { path };
+        let path = if method == "GET" {
+            path.replace(":predict", "")
+        } else {
+            path
+        };
         let request = Request::builder()
             .method(method)
             .uri(&path)
@@ -205,7 +271,10 @@ async fn every_route_is_authorised_and_reaches_a_router_route() {
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&body);
-        assert!(!text.contains("no route for"), "{key} ({path}) is not a router route: {text}");
+        assert!(
+            !text.contains("no route for"),
+            "{key} ({path}) is not a router route: {text}"
+        );
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{key}");
     }
 }

@@ -118,7 +118,7 @@ pub enum LoadError {
 pub async fn load_model(reference: &ModelRef) -> Result<ServedModel, LoadError> {
     let started = Instant::now();
     let fetched = store::fetch(reference).await?;
-    let model = LoadedModel::from_bytes(&fetched.bytes).map_err(|source| LoadError::Model {
+    let model = fetched.load().map_err(|source| LoadError::Model {
         reference: reference.to_string(),
         source,
     })?;

@@ -1,0 +1,270 @@
+//! The S3 backend of the model store (AWS S3, or any S3-compatible server through
+//! `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, addressed path-style). A key is claimed with a
+//! conditional write (`If-None-Match: *`), and read-modify-write updates compare ETags
+//! (`If-Match`), so concurrent publishers never overwrite each other.
+
+use std::time::Duration;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use tokio::sync::OnceCell;
+
+use super::{Decide, Listing, StoreError};
+
+/// Variables that point the SDK at an S3-compatible server instead of AWS.
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
+/// Attempts of the SDK's standard retry (exponential backoff with jitter) per request.
+const MAX_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct S3Backend {
+    bucket: String,
+    /// Key prefix of the store root, without a trailing slash; may be empty.
+    prefix: String,
+}
+
+/// The endpoint requests go to, for messages (never credentials).
+fn endpoint() -> String {
+    ENDPOINT_VARIABLES
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "the AWS S3 endpoint".to_string())
+}
+
+/// One client per process, from the standard AWS chain (environment, profile, SSO, container
+/// or instance role); the region defaults to us-east-1 when the chain has none.
+async fn client() -> &'static Client {
+    static CLIENT: OnceCell<Client> = OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async {
+            let region = aws_config::meta::region::RegionProviderChain::default_provider()
+                .or_else("us-east-1");
+            let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(region)
+                .timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(3))
+                        .read_timeout(Duration::from_secs(30))
+                        .build(),
+                )
+                .retry_config(
+                    aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
+                )
+                .load()
+                .await;
+            let mut config = aws_sdk_s3::config::Builder::from(&shared);
+            if ENDPOINT_VARIABLES
+                .iter()
+                .any(|v| std::env::var_os(v).is_some())
+            {
+                config = config.force_path_style(true);
+            }
+            Client::from_conf(config.build())
+        })
+        .await
+}
+
+/// The messages of an error and its sources, joined: what failed, down to the cause.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Turns an SDK error into a store error that names the bucket and key, not the credentials.
+fn classify<E>(
+    error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    action: &'static str,
+    path: String,
+    bucket: &str,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = error.code().unwrap_or_default().to_string();
+    match (&error, status, code.as_str()) {
+        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => {
+            StoreError::Unreachable {
+                endpoint: endpoint(),
+                attempts: MAX_ATTEMPTS,
+                detail: error_chain(&error),
+            }
+        }
+        (_, _, "NoSuchBucket") => StoreError::NoSuchBucket {
+            bucket: bucket.to_string(),
+        },
+        (_, Some(403), _)
+        | (_, _, "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") => {
+            StoreError::AccessDenied {
+                action,
+                path,
+                code: if code.is_empty() { "403".into() } else { code },
+            }
+        }
+        _ => StoreError::Io {
+            action,
+            path,
+            source: std::io::Error::other(match error.message() {
+                Some(message) => format!("{code}: {message}"),
+                None => error_chain(&error),
+            }),
+        },
+    }
+}
+
+impl S3Backend {
+    pub fn new(bucket: String, prefix: String) -> Self {
+        S3Backend { bucket, prefix }
+    }
+
+    fn key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+
+    /// `s3://bucket/key`, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(key))
+    }
+
+    async fn get_with_etag(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
+        let response = client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e)
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                    && e.code() != Some("NoSuchBucket") =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
+        };
+        let etag = output.e_tag().map(str::to_string);
+        let bytes = output.body.collect().await.map_err(|e| StoreError::Io {
+            action: "read",
+            path: self.describe(key),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(Some((bytes.into_bytes().to_vec(), etag)))
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_with_etag(key).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// Writes `bytes` at `key`; with `condition`, only if the object is absent (`None`) or
+    /// still has that ETag (`Some`). `false` when the condition failed.
+    async fn put_conditional(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        condition: Option<Option<&str>>,
+    ) -> Result<bool, StoreError> {
+        let mut request = client()
+            .await
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .body(ByteStream::from(bytes.to_vec()));
+        match condition {
+            Some(None) => request = request.if_none_match("*"),
+            Some(Some(etag)) => request = request.if_match(etag),
+            None => {}
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, "write", self.describe(key), &self.bucket)),
+        }
+    }
+
+    pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_conditional(key, bytes, None).await.map(|_| ())
+    }
+
+    pub async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+        self.put_conditional(key, bytes, Some(None)).await
+    }
+
+    /// "Folders" (common prefixes) and objects directly under `prefix` (which ends with `/`).
+    pub async fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
+        let full = self.key(prefix);
+        let mut listing = Listing::default();
+        let mut token = None;
+        loop {
+            let response = client()
+                .await
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full)
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(e, "list", self.describe(prefix), &self.bucket))?;
+            for p in response.common_prefixes() {
+                if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(&full)) {
+                    listing.folders.push(name.trim_end_matches('/').to_string());
+                }
+            }
+            for object in response.contents() {
+                if let Some(name) = object.key().and_then(|k| k.strip_prefix(&full)) {
+                    listing.files.push(name.to_string());
+                }
+            }
+            token = response.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(listing);
+            }
+        }
+    }
+
+    /// Compare-and-swap on the object's ETag, retried while other writers win the race.
+    pub async fn update(&self, key: &str, decide: &mut Decide<'_>) -> Result<(), StoreError> {
+        for _ in 0..20 {
+            let current = self.get_with_etag(key).await?;
+            let Some(new) = decide(current.as_ref().map(|(b, _)| b.as_slice()))? else {
+                return Ok(());
+            };
+            let etag = current.as_ref().and_then(|(_, e)| e.as_deref());
+            let condition = match (&current, etag) {
+                (None, _) => Some(None),
+                (Some(_), Some(etag)) => Some(Some(etag)),
+                (Some(_), None) => None,
+            };
+            if self.put_conditional(key, &new, condition).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contended {
+            path: self.describe(key),
+        })
+    }
+}

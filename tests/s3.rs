@@ -1,0 +1,451 @@
+//! The model registry on a real S3-protocol server (moto_server, started by each test on a free
+//! loopback port): publish, list, promote, roll back, load by alias and version, third-party
+//! models, concurrent publishers, and every error a user can meet.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn onnx_fixture(name: &str) -> String {
+    format!("{}/onnx/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn train_from_s3_publish_list_promote_rollback_and_load_by_alias_and_version() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    let data = std::fs::read(digits_csv()).unwrap();
+    moto.put("mlstore", "data/digits.csv", &data);
+    let store = "s3://mlstore/models";
+    let train = [
+        "train",
+        "--data",
+        "s3://mlstore/data/digits.csv",
+        "--store",
+        store,
+        "--name",
+        "digits",
+        "--hidden",
+        "32",
+        "--epochs",
+        "3",
+    ];
+    let out = moto.maas_ok(&train);
+    assert!(
+        out.contains("model reference: s3://mlstore/models/digits@1"),
+        "{out}"
+    );
+    moto.maas_ok(&train);
+
+    let list: Value = serde_json::from_str(&moto.maas_ok(&[
+        "models",
+        "list",
+        "s3://mlstore/models/digits",
+        "--json",
+    ]))
+    .unwrap();
+    let versions = list.as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1]["manifest"]["version"], 2);
+    assert_eq!(versions[1]["aliases"], json!(["latest"]));
+    assert_eq!(
+        versions[0]["manifest"]["training"]["data"]["source"],
+        "s3://mlstore/data/digits.csv"
+    );
+    assert_eq!(
+        versions[0]["manifest"]["training"]["data"]["sha256"],
+        maas::store::sha256_hex(&data)
+    );
+
+    assert_eq!(
+        moto.maas_ok(&[
+            "models",
+            "promote",
+            "s3://mlstore/models/digits@1",
+            "--alias",
+            "prod"
+        ])
+        .trim(),
+        "digits@prod -> version 1"
+    );
+    moto.maas_ok(&[
+        "models",
+        "promote",
+        "s3://mlstore/models/digits@2",
+        "--alias",
+        "prod",
+    ]);
+    let table = moto.maas_ok(&["models", "list", "s3://mlstore/models/digits"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.trim_start().starts_with('2') && l.contains("latest") && l.contains("prod")),
+        "{table}"
+    );
+    assert_eq!(
+        moto.maas_ok(&[
+            "models",
+            "rollback",
+            "s3://mlstore/models/digits",
+            "--alias",
+            "prod"
+        ])
+        .trim(),
+        "digits@prod -> version 1 (rolled back)"
+    );
+    let err = moto.maas_err(&[
+        "models",
+        "rollback",
+        "s3://mlstore/models/digits",
+        "--alias",
+        "prod",
+    ]);
+    assert!(
+        err.contains("alias 'prod' of model 'digits' has no earlier version to roll back to"),
+        "{err}"
+    );
+
+    let dir = scratch("s3-predict");
+    let input = write(
+        &dir,
+        "rows.json",
+        &json!({ "inputs": digits_rows(3).1 }).to_string(),
+    );
+    for (reference, version) in [
+        ("s3://mlstore/models/digits@prod", 1),
+        ("s3://mlstore/models/digits@2", 2),
+        ("s3://mlstore/models/digits", 2),
+    ] {
+        let answer: Value = serde_json::from_str(
+            &moto.maas_ok(&["predict", "--model", reference, "--input", &input]),
+        )
+        .unwrap();
+        assert_eq!(answer["model_version"], version, "{reference}");
+        assert_eq!(answer["predictions"].as_array().unwrap().len(), 3);
+    }
+    let shown: Value =
+        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/digits@prod"]))
+            .unwrap();
+    assert_eq!(shown["version"], 1);
+}
+
+#[test]
+fn third_party_onnx_publishes_and_answers_like_onnxruntime_on_s3_and_in_a_folder() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(onnx_fixture("digits_sklearn_logreg.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = scratch("third-party");
+    let input = write(
+        &dir,
+        "rows.json",
+        &json!({ "inputs": expected["inputs"] }).to_string(),
+    );
+    let folder = dir.join("store");
+    for store in [
+        "s3://mlstore/models".to_string(),
+        folder.display().to_string(),
+    ] {
+        let labels = "zero,one,two,three,four,five,six,seven,eight,nine";
+        let out = moto.maas_ok(&[
+            "publish",
+            "--onnx",
+            &onnx_fixture("digits_sklearn_logreg.onnx"),
+            "--name",
+            "sklearn",
+            "--store",
+            &store,
+            "--labels",
+            labels,
+        ]);
+        assert!(
+            out.contains(&format!("model reference: {store}/sklearn@1")),
+            "{out}"
+        );
+        let manifest: Value =
+            serde_json::from_str(&moto.maas_ok(&["models", "show", &format!("{store}/sklearn")]))
+                .unwrap();
+        assert_eq!(
+            manifest["inputs"],
+            json!([{"name": "X", "dtype": "float32", "shape": [-1, 64]}])
+        );
+        assert_eq!(manifest["outputs"][0]["name"], "probabilities");
+        assert_eq!(manifest["labels"][3], "three");
+        let answer: Value = serde_json::from_str(&moto.maas_ok(&[
+            "predict",
+            "--model",
+            &format!("{store}/sklearn"),
+            "--input",
+            &input,
+        ]))
+        .unwrap();
+        let predictions = answer["predictions"].as_array().unwrap();
+        assert_eq!(predictions[4]["label"], "four");
+        for (ours, reference) in predictions
+            .iter()
+            .zip(expected["probabilities"].as_array().unwrap())
+        {
+            for (a, b) in ours["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(reference.as_array().unwrap())
+            {
+                assert!(
+                    (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() <= 1e-5,
+                    "{a} vs {b}"
+                );
+            }
+        }
+    }
+    // our own committed model publishes the same way, its labels read from its metadata
+    moto.maas_ok(&[
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "mlp",
+        "--store",
+        "s3://mlstore/models",
+    ]);
+    let manifest: Value =
+        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/mlp@1"]))
+            .unwrap();
+    assert_eq!(manifest["feature_names"][0], "p0");
+    let err = moto.maas_err(&[
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "mlp",
+        "--store",
+        "s3://mlstore/models",
+        "--labels",
+        "a,b",
+    ]);
+    assert!(
+        err.contains("--labels names 2 classes but the model outputs 10"),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_publishers_get_distinct_versions_on_s3() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    let model = onnx_fixture("digits.onnx");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
+                .args([
+                    "publish",
+                    "--onnx",
+                    &model,
+                    "--name",
+                    "race",
+                    "--store",
+                    "s3://mlstore/models",
+                ])
+                .envs(moto.env())
+                .output()
+        })
+        .collect();
+    // the processes above ran one after another; now race them for real
+    drop(children);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_maas"));
+            command
+                .args([
+                    "publish",
+                    "--onnx",
+                    &model,
+                    "--name",
+                    "race2",
+                    "--store",
+                    "s3://mlstore/models",
+                ])
+                .envs(moto.env())
+                .stdout(std::process::Stdio::piped());
+            command.spawn().unwrap()
+        })
+        .collect();
+    let mut versions: Vec<u64> = handles
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let text = String::from_utf8(out.stdout).unwrap();
+            text.split("race2@").nth(1).unwrap().trim().parse().unwrap()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
+    let list: Value = serde_json::from_str(&moto.maas_ok(&[
+        "models",
+        "list",
+        "s3://mlstore/models/race2",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 8);
+    assert_eq!(
+        list[7]["aliases"],
+        json!(["latest"]),
+        "latest ends at the highest version"
+    );
+}
+
+#[test]
+fn s3_errors_are_clear() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    let dir = scratch("s3-errors");
+    let input = write(
+        &dir,
+        "rows.json",
+        &json!({ "inputs": digits_rows(1).1 }).to_string(),
+    );
+    moto.maas_ok(&[
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "digits",
+        "--store",
+        "s3://mlstore/models",
+    ]);
+    let predict =
+        |reference: &str| moto.maas_err(&["predict", "--model", reference, "--input", &input]);
+
+    assert!(predict("s3://nobucket/models/digits").contains("no such bucket: nobucket"));
+    assert!(predict("s3://mlstore/models/cats")
+        .contains("no model named 'cats' in store s3://mlstore/models"));
+    assert!(predict("s3://mlstore/models/digits@7")
+        .contains("model 'digits' in store s3://mlstore/models has no version 7"));
+    assert!(predict("s3://mlstore/models/digits@prod")
+        .contains("model 'digits' in store s3://mlstore/models has no alias 'prod'"));
+    let err = moto.maas_err(&[
+        "models",
+        "promote",
+        "s3://mlstore/models/digits@5",
+        "--alias",
+        "prod",
+    ]);
+    assert!(err.contains("has no version 5"), "{err}");
+
+    // a model object that no longer matches its manifest is refused
+    moto.put(
+        "mlstore",
+        "models/digits/versions/1/model.onnx",
+        b"tampered",
+    );
+    let err = predict("s3://mlstore/models/digits@1");
+    assert!(
+        err.contains("checksum mismatch for digits version 1"),
+        "{err}"
+    );
+
+    // a manifest from a newer maas is refused, naming both versions
+    moto.maas_ok(&[
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "newer",
+        "--store",
+        "s3://mlstore/models",
+    ]);
+    let shown: Value =
+        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/newer@1"]))
+            .unwrap();
+    let mut manifest = shown.clone();
+    manifest["format"] = json!(2);
+    manifest["maas_version"] = json!("9.9.9");
+    moto.put(
+        "mlstore",
+        "models/newer/versions/1/manifest.json",
+        manifest.to_string().as_bytes(),
+    );
+    let err = predict("s3://mlstore/models/newer");
+    assert!(
+        err.contains("written by a newer maas (manifest format 2, maas 9.9.9)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("this maas {}", env!("CARGO_PKG_VERSION"))),
+        "{err}"
+    );
+
+    // an endpoint nobody listens on: bounded retries, then a message naming it
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
+        .args([
+            "predict",
+            "--model",
+            "s3://mlstore/models/digits",
+            "--input",
+            &input,
+        ])
+        .envs(moto.env())
+        .env("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{closed}"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "cannot reach the S3 endpoint http://127.0.0.1:{closed} after 3 attempts"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("testing"), "credentials leaked: {err}");
+}
+
+#[test]
+fn wrong_credentials_are_access_denied_without_leaking_them() {
+    // moto checking credentials from the first request on: our keys are unknown to it
+    let moto = Moto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let dir = scratch("s3-denied");
+    let input = write(
+        &dir,
+        "rows.json",
+        &json!({ "inputs": digits_rows(1).1 }).to_string(),
+    );
+    let err = moto.maas_err(&[
+        "predict",
+        "--model",
+        "s3://mlstore/models/digits",
+        "--input",
+        &input,
+    ]);
+    assert!(
+        err.contains("access denied to read s3://mlstore/models/digits/aliases/latest.json"),
+        "{err}"
+    );
+    assert!(
+        err.contains("check the credentials and the IAM policy"),
+        "{err}"
+    );
+    let err = moto.maas_err(&[
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "digits",
+        "--store",
+        "s3://mlstore/models",
+    ]);
+    assert!(
+        err.contains("access denied to list s3://mlstore/models/digits/versions/"),
+        "{err}"
+    );
+    assert!(!err.contains("testing"), "credentials leaked: {err}");
+}
