@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -17,7 +18,7 @@ use maas::manifest::ModelDescription;
 use maas::pipeline::{self, TrainJob};
 use maas::protocol::{self, Batch, PredictRequest};
 use maas::server::{self, state::ModelHandle, state::ServerConfig};
-use maas::store::{self, ModelRef, Selector, Store, StoreLocation};
+use maas::store::{self, ModelRef, Selector, Store, StoreLocation, TransferProgress};
 use maas::training::{EpochSummary, TrainConfig, TrainingObserver};
 
 #[derive(Parser)]
@@ -257,6 +258,61 @@ impl TrainingObserver for EpochBars {
     }
 }
 
+/// A byte progress bar for large model transfers, drawn only on a terminal.
+#[derive(Default)]
+struct TransferBar {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl TransferBar {
+    /// A shared bar when stderr is a terminal.
+    fn for_terminal() -> Option<Arc<dyn TransferProgress>> {
+        std::io::stderr()
+            .is_terminal()
+            .then(|| Arc::new(TransferBar::default()) as Arc<dyn TransferProgress>)
+    }
+}
+
+impl TransferProgress for TransferBar {
+    fn started(&self, what: &str, total: u64) {
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn advanced(&self, bytes: u64) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.inc(bytes);
+            }
+        }
+    }
+
+    fn finished(&self) {
+        if let Ok(mut slot) = self.bar.lock() {
+            if let Some(bar) = slot.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// Opens a store, with progress bars for large transfers on a terminal.
+fn open_store(location: StoreLocation) -> Store {
+    let store = Store::open(location);
+    match TransferBar::for_terminal() {
+        Some(bar) => store.with_progress(bar),
+        None => store,
+    }
+}
+
 async fn train(args: TrainArgs) -> Result<()> {
     let data = match &args.data {
         Some(path) if path.to_string_lossy().starts_with("s3://") => {
@@ -336,7 +392,7 @@ fn read_input(path: &Path) -> Result<String> {
 
 async fn predict(args: PredictArgs) -> Result<()> {
     let reference: ModelRef = args.model.parse()?;
-    let fetched = store::fetch(&reference).await?;
+    let fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
     let model = fetched
         .load()
         .with_context(|| format!("cannot load model {reference}"))?;
@@ -396,7 +452,7 @@ async fn publish(args: PublishArgs) -> Result<()> {
         training: None,
     };
     let location: StoreLocation = args.store.parse()?;
-    let manifest = Store::open(location.clone())
+    let manifest = open_store(location.clone())
         .publish(&args.name, &bytes, description)
         .await?;
     println!(

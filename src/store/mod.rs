@@ -9,6 +9,8 @@ mod folder;
 mod reference;
 mod s3;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -155,6 +157,14 @@ impl FetchedModel {
 
 /// Reads the model a reference names, verifying its checksum against the manifest.
 pub async fn fetch(reference: &ModelRef) -> Result<FetchedModel, StoreError> {
+    fetch_with_progress(reference, None).await
+}
+
+/// As [`fetch`], reporting the download of a large model to `progress`.
+pub async fn fetch_with_progress(
+    reference: &ModelRef,
+    progress: Option<Arc<dyn TransferProgress>>,
+) -> Result<FetchedModel, StoreError> {
     match reference {
         ModelRef::File(path) => {
             let bytes = tokio::fs::read(path).await.map_err(|source| {
@@ -181,7 +191,8 @@ pub async fn fetch(reference: &ModelRef) -> Result<FetchedModel, StoreError> {
             name,
             selector,
         } => {
-            let store = Store::open(store.clone());
+            let mut store = Store::open(store.clone());
+            store.progress = progress;
             let (manifest, bytes) = store.fetch(name, selector).await?;
             Ok(FetchedModel {
                 sha256: manifest.model.sha256.clone(),
@@ -190,6 +201,15 @@ pub async fn fetch(reference: &ModelRef) -> Result<FetchedModel, StoreError> {
             })
         }
     }
+}
+
+/// Receives the progress of large transfers (the CLI draws progress bars from it).
+pub trait TransferProgress: Send + Sync {
+    /// A transfer of `total` bytes of `what` starts.
+    fn started(&self, what: &str, total: u64);
+    /// `bytes` more were transferred.
+    fn advanced(&self, bytes: u64);
+    fn finished(&self);
 }
 
 /// Folders and files directly under a key prefix.
@@ -223,12 +243,6 @@ impl Backend {
             Backend::S3(b) => b.put(key, bytes).await,
         }
     }
-    async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError> {
-        match self {
-            Backend::Folder(b) => b.put_new(key, bytes).await,
-            Backend::S3(b) => b.put_new(key, bytes).await,
-        }
-    }
     async fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
         match self {
             Backend::Folder(b) => b.list(prefix).await,
@@ -239,6 +253,29 @@ impl Backend {
         match self {
             Backend::Folder(b) => b.update(key, decide).await,
             Backend::S3(b) => b.update(key, decide).await,
+        }
+    }
+    /// Creates a (possibly large) model file only if absent, reporting progress.
+    async fn put_model(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Backend::Folder(b) => b.put_new(key, bytes).await,
+            Backend::S3(b) => b.put_new_with_progress(key, bytes, progress).await,
+        }
+    }
+    /// Reads a (possibly large) model file, reporting progress.
+    async fn get_model(
+        &self,
+        key: &str,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Backend::Folder(b) => b.get(key).await,
+            Backend::S3(b) => b.get_large(key, progress).await,
         }
     }
     fn describe(&self, key: &str) -> String {
@@ -280,10 +317,19 @@ pub async fn read_url(url: &str) -> Result<Vec<u8>, StoreError> {
 }
 
 /// A model store at one location.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     location: StoreLocation,
     backend: Backend,
+    progress: Option<Arc<dyn TransferProgress>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A published version as `models list` shows it.
@@ -302,7 +348,17 @@ impl Store {
                 Backend::S3(S3Backend::new(bucket.clone(), prefix.clone()))
             }
         };
-        Store { location, backend }
+        Store {
+            location,
+            backend,
+            progress: None,
+        }
+    }
+
+    /// Reports the progress of large model uploads and downloads to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn TransferProgress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     pub fn location(&self) -> &StoreLocation {
@@ -336,7 +392,11 @@ impl Store {
         // got there first makes us move on to the next number.
         while !self
             .backend
-            .put_new(&Self::version_key(name, version, MODEL_FILE), model)
+            .put_model(
+                &Self::version_key(name, version, MODEL_FILE),
+                model,
+                self.progress.clone(),
+            )
             .await?
         {
             version += 1;
@@ -577,7 +637,7 @@ impl Store {
         let key = Self::version_key(name, version, &manifest.model.file);
         let bytes = self
             .backend
-            .get(&key)
+            .get_model(&key, self.progress.clone())
             .await?
             .ok_or_else(|| StoreError::NoSuchFile {
                 path: self.backend.describe(&key),

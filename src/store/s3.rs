@@ -3,14 +3,25 @@
 //! conditional write (`If-None-Match: *`), and read-modify-write updates compare ETags
 //! (`If-Match`), so concurrent publishers never overwrite each other.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use tokio::sync::OnceCell;
+use bytes::Bytes;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::task::JoinSet;
 
-use super::{Decide, Listing, StoreError};
+use super::{Decide, Listing, StoreError, TransferProgress};
+
+/// Objects larger than this go up as a multipart upload and come down as parallel ranged GETs.
+pub const MULTIPART_THRESHOLD: usize = 64 << 20;
+/// Size of one part or range.
+const PART_SIZE: usize = 16 << 20;
+/// Parts or ranges in flight at once.
+const PARALLEL_TRANSFERS: usize = 4;
 
 /// Variables that point the SDK at an S3-compatible server instead of AWS.
 const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
@@ -182,6 +193,11 @@ impl S3Backend {
         bytes: &[u8],
         condition: Option<Option<&str>>,
     ) -> Result<bool, StoreError> {
+        if bytes.len() > MULTIPART_THRESHOLD && condition.is_none_or(|c| c.is_none()) {
+            return self
+                .put_multipart(key, bytes, condition.is_some(), None)
+                .await;
+        }
         let mut request = client()
             .await
             .put_object()
@@ -211,6 +227,264 @@ impl S3Backend {
 
     pub async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError> {
         self.put_conditional(key, bytes, Some(None)).await
+    }
+
+    /// As [`S3Backend::put_new`], reporting upload progress of large objects.
+    pub async fn put_new_with_progress(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<bool, StoreError> {
+        if bytes.len() > MULTIPART_THRESHOLD {
+            return self.put_multipart(key, bytes, true, progress).await;
+        }
+        self.put_new(key, bytes).await
+    }
+
+    /// A multipart upload, parts in parallel; with `if_absent`, completed only if no object
+    /// exists at `key` (`false` then, and the upload is aborted).
+    async fn put_multipart(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        if_absent: bool,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<bool, StoreError> {
+        let client = client().await;
+        let full_key = self.key(key);
+        let upload = client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&full_key)
+            .send()
+            .await
+            .map_err(|e| classify(e, "write", self.describe(key), &self.bucket))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_string();
+        if let Some(p) = &progress {
+            p.started(&self.describe(key), bytes.len() as u64);
+        }
+        let result = self
+            .upload_parts(
+                client,
+                &full_key,
+                &upload_id,
+                Bytes::copy_from_slice(bytes),
+                progress.clone(),
+            )
+            .await;
+        let completed = match result {
+            Ok(parts) => {
+                let mut request = client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&full_key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    );
+                if if_absent {
+                    request = request.if_none_match("*");
+                }
+                match request.send().await {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.raw_response()
+                            .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+                    {
+                        Ok(false)
+                    }
+                    // A 2xx answer without an <Error> body means the upload completed even if the
+                    // SDK cannot parse it (some S3-compatible servers, e.g. moto, name the result
+                    // element differently); S3's own in-body errors still carry <Error>.
+                    Err(e)
+                        if e.raw_response().is_some_and(|r| {
+                            r.status().is_success()
+                                && !r
+                                    .body()
+                                    .bytes()
+                                    .is_some_and(|b| b.windows(7).any(|w| w == b"<Error>"))
+                        }) =>
+                    {
+                        Ok(true)
+                    }
+                    Err(e) => Err(classify(e, "write", self.describe(key), &self.bucket)),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Some(p) = &progress {
+            p.finished();
+        }
+        if !matches!(completed, Ok(true)) {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&full_key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        completed
+    }
+
+    async fn upload_parts(
+        &self,
+        client: &'static Client,
+        full_key: &str,
+        upload_id: &str,
+        data: Bytes,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Vec<CompletedPart>, StoreError> {
+        let permits = Arc::new(Semaphore::new(PARALLEL_TRANSFERS));
+        let mut tasks = JoinSet::new();
+        for (index, start) in (0..data.len()).step_by(PART_SIZE).enumerate() {
+            let part = data.slice(start..(start + PART_SIZE).min(data.len()));
+            let permits = Arc::clone(&permits);
+            let (bucket, key, upload_id) = (
+                self.bucket.clone(),
+                full_key.to_string(),
+                upload_id.to_string(),
+            );
+            let progress = progress.clone();
+            let described = format!("s3://{bucket}/{key}");
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let size = part.len() as u64;
+                let number = index as i32 + 1;
+                let output = client
+                    .upload_part()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(part))
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, "write", described, &bucket))?;
+                if let Some(p) = &progress {
+                    p.advanced(size);
+                }
+                Ok::<_, StoreError>(
+                    CompletedPart::builder()
+                        .set_e_tag(output.e_tag().map(str::to_string))
+                        .part_number(number)
+                        .build(),
+                )
+            });
+        }
+        let mut parts = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let part = joined.map_err(|e| StoreError::Io {
+                action: "write",
+                path: self.describe(full_key),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+            parts.push(part);
+        }
+        parts.sort_by_key(|p| p.part_number());
+        Ok(parts)
+    }
+
+    /// Reads a possibly large object: the first range tells the size, the rest come in
+    /// parallel ranged GETs.
+    pub async fn get_large(
+        &self,
+        key: &str,
+        progress: Option<Arc<dyn TransferProgress>>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = client().await;
+        let full_key = self.key(key);
+        let first = client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full_key)
+            .range(format!("bytes=0-{}", PART_SIZE - 1))
+            .send()
+            .await;
+        let first = match first {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            // an empty object cannot be read by range
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return self.get(key).await
+            }
+            Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
+        };
+        let total = first
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse::<usize>().ok());
+        let read_error = |e: String| StoreError::Io {
+            action: "read",
+            path: self.describe(key),
+            source: std::io::Error::other(e),
+        };
+        let head = first
+            .body
+            .collect()
+            .await
+            .map_err(|e| read_error(e.to_string()))?
+            .into_bytes();
+        let Some(total) = total.filter(|t| *t > head.len()) else {
+            return Ok(Some(head.to_vec()));
+        };
+        if let Some(p) = &progress {
+            p.started(&self.describe(key), total as u64);
+            p.advanced(head.len() as u64);
+        }
+        let permits = Arc::new(Semaphore::new(PARALLEL_TRANSFERS));
+        let mut tasks = JoinSet::new();
+        for start in (head.len()..total).step_by(PART_SIZE) {
+            let end = (start + PART_SIZE).min(total) - 1;
+            let permits = Arc::clone(&permits);
+            let (bucket, key_owned) = (self.bucket.clone(), full_key.clone());
+            let progress = progress.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let output = client
+                    .get_object()
+                    .bucket(&bucket)
+                    .key(&key_owned)
+                    .range(format!("bytes={start}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        classify(e, "read", format!("s3://{bucket}/{key_owned}"), &bucket)
+                    })?;
+                let bytes = output
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes())
+                    .map_err(|e| StoreError::Io {
+                        action: "read",
+                        path: format!("s3://{bucket}/{key_owned}"),
+                        source: std::io::Error::other(e.to_string()),
+                    })?;
+                if let Some(p) = &progress {
+                    p.advanced(bytes.len() as u64);
+                }
+                Ok::<_, StoreError>((start, bytes))
+            });
+        }
+        let mut body = vec![0u8; total];
+        body[..head.len()].copy_from_slice(&head);
+        while let Some(joined) = tasks.join_next().await {
+            let (start, bytes) = joined.map_err(|e| read_error(e.to_string()))??;
+            if start + bytes.len() > total {
+                return Err(read_error(format!(
+                    "range at {start} overruns the object's {total} bytes"
+                )));
+            }
+            body[start..start + bytes.len()].copy_from_slice(&bytes);
+        }
+        if let Some(p) = &progress {
+            p.finished();
+        }
+        Ok(Some(body))
     }
 
     /// "Folders" (common prefixes) and objects directly under `prefix` (which ends with `/`).
