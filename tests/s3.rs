@@ -449,3 +449,94 @@ fn wrong_credentials_are_access_denied_without_leaking_them() {
     );
     assert!(!err.contains("testing"), "credentials leaked: {err}");
 }
+
+/// GETs or POSTs with curl; the status and body.
+fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-s", "-m", "10", "-X", method, "-w", "\n%{http_code}"]);
+    if let Some(body) = body {
+        curl.args([
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            body,
+        ]);
+    }
+    let out = curl.arg(url).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn serve_loads_from_s3_and_follows_a_promoted_alias() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    let model = onnx_fixture("digits.onnx");
+    for _ in 0..2 {
+        moto.maas_ok(&[
+            "publish",
+            "--onnx",
+            &model,
+            "--name",
+            "digits",
+            "--store",
+            "s3://mlstore/models",
+        ]);
+    }
+    moto.maas_ok(&[
+        "models",
+        "promote",
+        "s3://mlstore/models/digits@1",
+        "--alias",
+        "prod",
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
+        .args([
+            "serve",
+            "--model",
+            "s3://mlstore/models/digits@prod",
+            "--port",
+            &port.to_string(),
+        ])
+        .envs(moto.env())
+        .env("MAAS_REFRESH_SECONDS", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let body = json!({ "inputs": digits_rows(1).1 }).to_string();
+    let version_served = |want: u64| {
+        for _ in 0..100 {
+            let (status, answer) = http("POST", &format!("{base}/predict"), Some(&body));
+            if status == 200
+                && serde_json::from_str::<Value>(&answer).unwrap()["model_version"] == want
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    let served_first = version_served(1);
+    moto.maas_ok(&[
+        "models",
+        "promote",
+        "s3://mlstore/models/digits@2",
+        "--alias",
+        "prod",
+    ]);
+    let followed = version_served(2);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        served_first,
+        "maas serve never answered with version 1 from S3"
+    );
+    assert!(followed, "the warm server never followed prod to version 2");
+}
