@@ -11,58 +11,38 @@ fn onnx_fixture(name: &str) -> String {
     format!("{}/onnx/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn train_from_s3_publish_list_promote_rollback_and_load_by_alias_and_version() {
-    let moto = Moto::start(&[]);
-    moto.bucket("mlstore");
-    let data = std::fs::read(digits_csv()).unwrap();
-    moto.put("mlstore", "data/digits.csv", &data);
-    let store = "s3://mlstore/models";
+/// Train (twice), list, promote, roll back and load by alias and version, in `store`.
+fn registry_flow(moto: &Moto, data: &str, store: &str) {
     let train = [
-        "train",
-        "--data",
-        "s3://mlstore/data/digits.csv",
-        "--store",
-        store,
-        "--name",
-        "digits",
-        "--hidden",
-        "32",
-        "--epochs",
-        "3",
+        "train", "--data", data, "--store", store, "--name", "digits", "--hidden", "32",
+        "--epochs", "3",
     ];
     let out = moto.maas_ok(&train);
     assert!(
-        out.contains("model reference: s3://mlstore/models/digits@1"),
+        out.contains(&format!("model reference: {store}/digits@1")),
         "{out}"
     );
     moto.maas_ok(&train);
+    let model = format!("{store}/digits");
 
-    let list: Value = serde_json::from_str(&moto.maas_ok(&[
-        "models",
-        "list",
-        "s3://mlstore/models/digits",
-        "--json",
-    ]))
-    .unwrap();
+    let list: Value =
+        serde_json::from_str(&moto.maas_ok(&["models", "list", &model, "--json"])).unwrap();
     let versions = list.as_array().unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[1]["manifest"]["version"], 2);
     assert_eq!(versions[1]["aliases"], json!(["latest"]));
-    assert_eq!(
-        versions[0]["manifest"]["training"]["data"]["source"],
-        "s3://mlstore/data/digits.csv"
-    );
+    assert_eq!(versions[0]["manifest"]["training"]["data"]["source"], data);
+    let bytes = std::fs::read(digits_csv()).unwrap();
     assert_eq!(
         versions[0]["manifest"]["training"]["data"]["sha256"],
-        maas::store::sha256_hex(&data)
+        maas::store::sha256_hex(&bytes)
     );
 
     assert_eq!(
         moto.maas_ok(&[
             "models",
             "promote",
-            "s3://mlstore/models/digits@1",
+            &format!("{model}@1"),
             "--alias",
             "prod"
         ])
@@ -72,11 +52,11 @@ fn train_from_s3_publish_list_promote_rollback_and_load_by_alias_and_version() {
     moto.maas_ok(&[
         "models",
         "promote",
-        "s3://mlstore/models/digits@2",
+        &format!("{model}@2"),
         "--alias",
         "prod",
     ]);
-    let table = moto.maas_ok(&["models", "list", "s3://mlstore/models/digits"]);
+    let table = moto.maas_ok(&["models", "list", &model]);
     assert!(
         table
             .lines()
@@ -84,50 +64,60 @@ fn train_from_s3_publish_list_promote_rollback_and_load_by_alias_and_version() {
         "{table}"
     );
     assert_eq!(
-        moto.maas_ok(&[
-            "models",
-            "rollback",
-            "s3://mlstore/models/digits",
-            "--alias",
-            "prod"
-        ])
-        .trim(),
+        moto.maas_ok(&["models", "rollback", &model, "--alias", "prod"])
+            .trim(),
         "digits@prod -> version 1 (rolled back)"
     );
-    let err = moto.maas_err(&[
-        "models",
-        "rollback",
-        "s3://mlstore/models/digits",
-        "--alias",
-        "prod",
-    ]);
+    let err = moto.maas_err(&["models", "rollback", &model, "--alias", "prod"]);
     assert!(
         err.contains("alias 'prod' of model 'digits' has no earlier version to roll back to"),
         "{err}"
     );
 
-    let dir = scratch("s3-predict");
+    let dir = scratch("registry-predict");
     let input = write(
         &dir,
         "rows.json",
         &json!({ "inputs": digits_rows(3).1 }).to_string(),
     );
     for (reference, version) in [
-        ("s3://mlstore/models/digits@prod", 1),
-        ("s3://mlstore/models/digits@2", 2),
-        ("s3://mlstore/models/digits", 2),
+        (format!("{model}@prod"), 1),
+        (format!("{model}@2"), 2),
+        (model.clone(), 2),
     ] {
         let answer: Value = serde_json::from_str(
-            &moto.maas_ok(&["predict", "--model", reference, "--input", &input]),
+            &moto.maas_ok(&["predict", "--model", &reference, "--input", &input]),
         )
         .unwrap();
         assert_eq!(answer["model_version"], version, "{reference}");
         assert_eq!(answer["predictions"].as_array().unwrap().len(), 3);
     }
     let shown: Value =
-        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/digits@prod"]))
-            .unwrap();
+        serde_json::from_str(&moto.maas_ok(&["models", "show", &format!("{model}@prod")])).unwrap();
     assert_eq!(shown["version"], 1);
+}
+
+#[test]
+fn registry_on_s3_with_data_from_s3() {
+    let moto = Moto::start(&[]);
+    moto.bucket("mlstore");
+    moto.put(
+        "mlstore",
+        "data/digits.csv",
+        &std::fs::read(digits_csv()).unwrap(),
+    );
+    registry_flow(&moto, "s3://mlstore/data/digits.csv", "s3://mlstore/models");
+}
+
+#[test]
+fn the_same_registry_in_a_folder() {
+    let moto = Moto::start(&[]);
+    let dir = scratch("registry-folder");
+    registry_flow(
+        &moto,
+        digits_csv().to_str().unwrap(),
+        dir.join("models").to_str().unwrap(),
+    );
 }
 
 #[test]
