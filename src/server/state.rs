@@ -160,6 +160,8 @@ pub struct ModelHandle {
     refresh: Option<Duration>,
     last_check: Mutex<Instant>,
     checking: AtomicBool,
+    /// ETag of the alias document when it was last read, for conditional GETs.
+    alias_etag: Mutex<Option<String>>,
 }
 
 impl ModelHandle {
@@ -175,6 +177,7 @@ impl ModelHandle {
             refresh,
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
+            alias_etag: Mutex::new(None),
         };
         handle.install(result);
         Arc::new(handle)
@@ -190,6 +193,7 @@ impl ModelHandle {
             refresh: None,
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
+            alias_etag: Mutex::new(None),
         })
     }
 
@@ -268,7 +272,9 @@ impl ModelHandle {
         });
     }
 
-    /// Loads the model again if none is loaded or the alias now names another version.
+    /// Loads the model again if none is loaded or the alias now names another version. The
+    /// alias is read with a conditional GET on its last ETag, so an unchanged alias costs no
+    /// transfer.
     pub async fn check(&self, reference: &ModelRef) {
         if let (
             Ok(current),
@@ -279,12 +285,22 @@ impl ModelHandle {
             },
         ) = (self.current(), reference)
         {
-            if !matches!(selector, Selector::Alias(_)) {
+            let Selector::Alias(alias) = selector else {
                 return;
-            }
-            match Store::open(store.clone()).resolve(name, selector).await {
-                Ok(version) if Some(version) == current.version => return,
-                Ok(version) => {
+            };
+            let known = self.alias_etag.lock().ok().and_then(|e| e.clone());
+            match Store::open(store.clone())
+                .resolve_if_changed(name, alias, known.as_deref())
+                .await
+            {
+                Ok(None) => return,
+                Ok(Some((version, etag))) => {
+                    if let Ok(mut slot) = self.alias_etag.lock() {
+                        *slot = etag;
+                    }
+                    if Some(version) == current.version {
+                        return;
+                    }
                     tracing::info!(model = %name, from = ?current.version, to = version, "alias moved")
                 }
                 Err(e) => {

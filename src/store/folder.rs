@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{Decide, Listing, StoreError};
+use super::{Changed, Decide, Listing, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct FolderBackend {
@@ -43,6 +43,35 @@ impl FolderBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(io_error("read", &path, source)),
         }
+    }
+
+    /// Reads `key` unless its size and modification time still make `etag`.
+    pub async fn get_if_changed(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<Changed, StoreError> {
+        let path = self.path(key);
+        let tag = match tokio::fs::metadata(&path).await {
+            Ok(meta) => {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                format!("{}-{modified}", meta.len())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Changed::Missing),
+            Err(source) => return Err(io_error("read", &path, source)),
+        };
+        if etag == Some(tag.as_str()) {
+            return Ok(Changed::Unchanged);
+        }
+        Ok(match self.get(key).await? {
+            Some(bytes) => Changed::Changed(bytes, Some(tag)),
+            None => Changed::Missing,
+        })
     }
 
     /// Replaces `key` atomically: readers see the old or the new content, never a part.

@@ -212,6 +212,16 @@ pub trait TransferProgress: Send + Sync {
     fn finished(&self);
 }
 
+/// The answer to a conditional read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The object still has the ETag the caller knows.
+    Unchanged,
+    Missing,
+    /// The new content and its ETag.
+    Changed(Vec<u8>, Option<String>),
+}
+
 /// Folders and files directly under a key prefix.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Listing {
@@ -241,6 +251,12 @@ impl Backend {
         match self {
             Backend::Folder(b) => b.put(key, bytes).await,
             Backend::S3(b) => b.put(key, bytes).await,
+        }
+    }
+    async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Changed, StoreError> {
+        match self {
+            Backend::Folder(b) => b.get_if_changed(key, etag).await,
+            Backend::S3(b) => b.get_if_changed(key, etag).await,
         }
     }
     async fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
@@ -605,6 +621,30 @@ impl Store {
                     }),
                 }
             }
+        }
+    }
+
+    /// The version an alias names, read with a conditional GET on `etag`: `None` while the
+    /// alias is unchanged, else the version and the alias document's new ETag.
+    pub async fn resolve_if_changed(
+        &self,
+        name: &str,
+        alias: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<(u64, Option<String>)>, StoreError> {
+        validate_name("model name", name)?;
+        let key = Self::alias_key(name, alias);
+        match self.backend.get_if_changed(&key, etag).await? {
+            Changed::Unchanged => Ok(None),
+            Changed::Changed(bytes, tag) => {
+                let record: AliasRecord = parse_document(&self.backend.describe(&key), &bytes)?;
+                Ok(Some((record.version, tag)))
+            }
+            Changed::Missing => Err(StoreError::NoSuchAlias {
+                store: self.location.to_string(),
+                name: name.into(),
+                alias: alias.into(),
+            }),
         }
     }
 

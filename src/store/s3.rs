@@ -14,7 +14,7 @@ use bytes::Bytes;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
-use super::{Decide, Listing, StoreError, TransferProgress};
+use super::{Changed, Decide, Listing, StoreError, TransferProgress};
 
 /// Objects larger than this go up as a multipart upload and come down as parallel ranged GETs.
 pub const MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -183,6 +183,46 @@ impl S3Backend {
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.get_with_etag(key).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// A conditional GET: nothing is transferred while the object still has `etag`.
+    pub async fn get_if_changed(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<Changed, StoreError> {
+        let Some(etag) = etag else {
+            return Ok(match self.get_with_etag(key).await? {
+                Some((bytes, tag)) => Changed::Changed(bytes, tag),
+                None => Changed::Missing,
+            });
+        };
+        let response = client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .if_none_match(etag)
+            .send()
+            .await;
+        match response {
+            Ok(output) => {
+                let tag = output.e_tag().map(str::to_string);
+                let bytes = output.body.collect().await.map_err(|e| StoreError::Io {
+                    action: "read",
+                    path: self.describe(key),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                Ok(Changed::Changed(bytes.into_bytes().to_vec(), tag))
+            }
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => {
+                Ok(Changed::Unchanged)
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                Ok(Changed::Missing)
+            }
+            Err(e) => Err(classify(e, "read", self.describe(key), &self.bucket)),
+        }
     }
 
     /// Writes `bytes` at `key`; with `condition`, only if the object is absent (`None`) or
