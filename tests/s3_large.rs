@@ -7,7 +7,6 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use maas::manifest::ModelDescription;
 use maas::store::{Selector, Store, StoreLocation, TransferProgress};
 use rand::{RngCore, SeedableRng};
 
@@ -42,14 +41,7 @@ async fn a_200_mb_model_round_trips_in_parts_with_its_checksum() {
         prefix: "models".into(),
     })
     .with_progress(progress.clone());
-    let description = ModelDescription {
-        inputs: vec![],
-        outputs: vec![],
-        labels: vec!["a".into(), "b".into()],
-        feature_names: vec![],
-        metrics: None,
-        training: None,
-    };
+    let description = common::bare_description(&["a", "b"]);
     let manifest = store.publish("big", &model, description).await.unwrap();
     assert_eq!(manifest.model.size_bytes, 200 << 20);
     assert_eq!(manifest.model.sha256, maas::store::sha256_hex(&model));

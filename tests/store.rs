@@ -1,19 +1,11 @@
 //! The folder model store through the library: concurrent publishes, aliases, format checks.
 
-use maas::manifest::ModelDescription;
 use maas::store::{ModelRef, Selector, Store, StoreError, StoreLocation};
 
 mod common;
 
-fn description() -> ModelDescription {
-    ModelDescription {
-        inputs: vec![],
-        outputs: vec![],
-        labels: vec!["a".into(), "b".into()],
-        feature_names: vec![],
-        metrics: None,
-        training: None,
-    }
+fn description() -> maas::manifest::ModelDescription {
+    common::bare_description(&["a", "b"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -132,6 +132,21 @@ where
     }
 }
 
+/// Reads a whole response body.
+async fn collect_body(
+    body: ByteStream,
+    path: impl FnOnce() -> String,
+) -> Result<Bytes, StoreError> {
+    body.collect()
+        .await
+        .map(|b| b.into_bytes())
+        .map_err(|e| StoreError::Io {
+            action: "read",
+            path: path(),
+            source: std::io::Error::other(e.to_string()),
+        })
+}
+
 impl S3Backend {
     pub fn new(bucket: String, prefix: String) -> Self {
         S3Backend { bucket, prefix }
@@ -173,12 +188,8 @@ impl S3Backend {
             Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
         };
         let etag = output.e_tag().map(str::to_string);
-        let bytes = output.body.collect().await.map_err(|e| StoreError::Io {
-            action: "read",
-            path: self.describe(key),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        Ok(Some((bytes.into_bytes().to_vec(), etag)))
+        let bytes = collect_body(output.body, || self.describe(key)).await?;
+        Ok(Some((bytes.to_vec(), etag)))
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -208,12 +219,8 @@ impl S3Backend {
         match response {
             Ok(output) => {
                 let tag = output.e_tag().map(str::to_string);
-                let bytes = output.body.collect().await.map_err(|e| StoreError::Io {
-                    action: "read",
-                    path: self.describe(key),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-                Ok(Changed::Changed(bytes.into_bytes().to_vec(), tag))
+                let bytes = collect_body(output.body, || self.describe(key)).await?;
+                Ok(Changed::Changed(bytes.to_vec(), tag))
             }
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => {
                 Ok(Changed::Unchanged)
@@ -462,12 +469,7 @@ impl S3Backend {
             path: self.describe(key),
             source: std::io::Error::other(e),
         };
-        let head = first
-            .body
-            .collect()
-            .await
-            .map_err(|e| read_error(e.to_string()))?
-            .into_bytes();
+        let head = collect_body(first.body, || self.describe(key)).await?;
         let Some(total) = total.filter(|t| *t > head.len()) else {
             return Ok(Some(head.to_vec()));
         };
@@ -494,16 +496,8 @@ impl S3Backend {
                     .map_err(|e| {
                         classify(e, "read", format!("s3://{bucket}/{key_owned}"), &bucket)
                     })?;
-                let bytes = output
-                    .body
-                    .collect()
-                    .await
-                    .map(|b| b.into_bytes())
-                    .map_err(|e| StoreError::Io {
-                        action: "read",
-                        path: format!("s3://{bucket}/{key_owned}"),
-                        source: std::io::Error::other(e.to_string()),
-                    })?;
+                let bytes =
+                    collect_body(output.body, || format!("s3://{bucket}/{key_owned}")).await?;
                 if let Some(p) = &progress {
                     p.advanced(bytes.len() as u64);
                 }

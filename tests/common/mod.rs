@@ -90,6 +90,18 @@ pub fn digits_rows(n: usize) -> (Vec<String>, Vec<Vec<f64>>) {
     (labels, rows)
 }
 
+/// A model description with only labels, for store tests that publish arbitrary bytes.
+pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
+    maas::manifest::ModelDescription {
+        inputs: vec![],
+        outputs: vec![],
+        labels: labels.iter().map(|l| l.to_string()).collect(),
+        feature_names: vec![],
+        metrics: None,
+        training: None,
+    }
+}
+
 /// A `moto_server` (a real S3-protocol server) on 127.0.0.1 and a free port, stopped on drop.
 pub struct Moto {
     child: std::process::Child,

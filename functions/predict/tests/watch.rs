@@ -51,6 +51,31 @@ fn http_get(url: &str) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
+/// `cargo lambda invoke predict` with an event file; its JSON answer.
+fn invoke(port: u16, event: &Path) -> Value {
+    let out = Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            "predict",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .arg("--data-file")
+        .arg(event)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo lambda invoke runs");
+    assert!(
+        out.status.success(),
+        "invoke failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from invoke")
+}
+
 fn start_watch(store: &Path) -> Watch {
     let port = free_port();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -143,53 +168,12 @@ async fn the_function_answers_under_cargo_lambda_watch() {
     );
 
     // Directly, as `aws lambda invoke` would: the raw payload reaches POST /predict.
-    let out = Command::new("cargo")
-        .args([
-            "lambda",
-            "invoke",
-            "predict",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &watch.port.to_string(),
-        ])
-        .args(["--data-file", direct.to_str().unwrap()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo lambda invoke runs");
-    assert!(
-        out.status.success(),
-        "invoke failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from invoke");
+    let answer = invoke(watch.port, &direct);
     assert_eq!(answer["model_version"], 1, "{answer}");
     assert_eq!(answer["predictions"][1]["label"], "1");
 
     // The committed API Gateway event through invoke, answered in the event's own shape.
-    let out = Command::new("cargo")
-        .args([
-            "lambda",
-            "invoke",
-            "predict",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &watch.port.to_string(),
-        ])
-        .args([
-            "--data-file",
-            events.join("apigw-v1.json").to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo lambda invoke runs");
-    assert!(
-        out.status.success(),
-        "invoke failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from invoke");
+    let answer = invoke(watch.port, &events.join("apigw-v1.json"));
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["predictions"][0]["label"], "0");
