@@ -132,6 +132,14 @@ where
     }
 }
 
+/// Whether a conditional write failed because another writer got there first
+/// (412 Precondition Failed, or 409 for a conflicting concurrent conditional write).
+fn lost_race<E>(error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    error
+        .raw_response()
+        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412))
+}
+
 /// Reads a whole response body.
 async fn collect_body(
     body: ByteStream,
@@ -258,12 +266,7 @@ impl S3Backend {
         }
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.raw_response()
-                    .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
-            {
-                Ok(false)
-            }
+            Err(e) if lost_race(&e) => Ok(false),
             Err(e) => Err(classify(e, "write", self.describe(key), &self.bucket)),
         }
     }
@@ -337,12 +340,7 @@ impl S3Backend {
                 }
                 match request.send().await {
                     Ok(_) => Ok(true),
-                    Err(e)
-                        if e.raw_response()
-                            .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
-                    {
-                        Ok(false)
-                    }
+                    Err(e) if lost_race(&e) => Ok(false),
                     // A 2xx answer without an <Error> body means the upload completed even if the
                     // SDK cannot parse it (some S3-compatible servers, e.g. moto, name the result
                     // element differently); S3's own in-body errors still carry <Error>.
