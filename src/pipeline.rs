@@ -66,7 +66,8 @@ pub async fn train_and_publish(
     let metrics = Metrics::compute(&held_out_y, &predicted, &data.classes);
 
     let onnx = export::to_onnx(&model, &data.classes, &data.feature_names)?;
-    let parity = export::check_parity(&onnx, &model, &held_out_x)?;
+    // the held-out probabilities above are the trainer's reference for the export
+    let parity = export::check_parity(&onnx, &held_out_x, &probabilities)?;
 
     let tensor = |name: &str, width: usize| TensorSpec {
         name: name.to_string(),
