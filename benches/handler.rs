@@ -51,6 +51,7 @@ fn reference_onnx() -> Vec<u8> {
         },
         layers: vec![layer(FEATURES, HIDDEN), layer(HIDDEN, CLASSES)],
         history: vec![],
+        kept_epoch: 0,
     };
     let labels: Vec<String> = (0..CLASSES).map(|c| format!("class{c}")).collect();
     let names: Vec<String> = (0..FEATURES).map(|f| format!("f{f}")).collect();

@@ -97,8 +97,9 @@ pub enum DataError {
         line: u64,
         message: String,
     },
-    #[error("validation split {split} leaves no {which} rows out of {rows}; use a split between 0 and 1 that keeps rows on both sides")]
+    #[error("{what} split {split} leaves no {which} rows out of {rows}; use a split between 0 and 1 that keeps rows on both sides")]
     BadSplit {
+        what: &'static str,
         split: f64,
         which: &'static str,
         rows: usize,
@@ -247,13 +248,6 @@ impl Dataset {
             return Err(DataError::NoRows { path });
         }
         let classes = sorted_classes(&raw_labels);
-        if classes.len() < 2 {
-            return Err(DataError::SingleClass {
-                path,
-                column: label_column.to_string(),
-                class: classes[0].clone(),
-            });
-        }
         let targets = raw_labels
             .iter()
             .map(|label| class_index(&classes, label))
@@ -268,6 +262,19 @@ impl Dataset {
             features,
             targets,
         })
+    }
+
+    /// Refuses a data set a classifier cannot be trained on: one with a single class.
+    /// (Evaluating on one class is fine.)
+    pub fn check_trainable(&self) -> Result<(), DataError> {
+        match self.classes.as_slice() {
+            [only] => Err(DataError::SingleClass {
+                path: self.source.clone(),
+                column: self.label_column.clone(),
+                class: only.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -295,47 +302,59 @@ impl Dataset {
         (x, y)
     }
 
-    /// A stratified split: each class gives `validation_split` of its rows (rounded) to the
-    /// held-out side, chosen by a generator seeded with `seed`. Both sides come back sorted.
+    /// A stratified split of all rows: each class gives `fraction` of its rows (rounded) to
+    /// the second side, chosen by a generator seeded with `seed`. Both sides come back sorted.
+    /// `what` names the second side in errors ("test", "validation").
     pub fn split(
         &self,
-        validation_split: f64,
+        what: &'static str,
+        fraction: f64,
         seed: u64,
     ) -> Result<(Vec<usize>, Vec<usize>), DataError> {
-        let rows = self.rows();
-        if !(validation_split > 0.0 && validation_split < 1.0) {
-            return Err(DataError::BadSplit {
-                split: validation_split,
-                which: if validation_split <= 0.0 {
-                    "held-out"
-                } else {
-                    "training"
-                },
-                rows,
-            });
+        let all: Vec<usize> = (0..self.rows()).collect();
+        self.split_rows(&all, what, fraction, seed)
+    }
+
+    /// [`Dataset::split`] of the given rows only.
+    pub fn split_rows(
+        &self,
+        rows: &[usize],
+        what: &'static str,
+        fraction: f64,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+        let bad = |which| DataError::BadSplit {
+            what,
+            split: fraction,
+            which,
+            rows: rows.len(),
+        };
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(bad(if fraction <= 0.0 { what } else { "training" }));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut train = Vec::new();
-        let mut held_out = Vec::new();
+        let mut kept = Vec::new();
+        let mut taken = Vec::new();
         for class in 0..self.classes.len() as u32 {
-            let mut members: Vec<usize> = (0..rows).filter(|&i| self.targets[i] == class).collect();
+            let mut members: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&i| self.targets[i] == class)
+                .collect();
             members.shuffle(&mut rng);
-            let n_held = (members.len() as f64 * validation_split).round() as usize;
-            held_out.extend_from_slice(&members[..n_held]);
-            train.extend_from_slice(&members[n_held..]);
+            let n_taken = (members.len() as f64 * fraction).round() as usize;
+            taken.extend_from_slice(&members[..n_taken]);
+            kept.extend_from_slice(&members[n_taken..]);
         }
-        for (side, which) in [(&train, "training"), (&held_out, "held-out")] {
-            if side.is_empty() {
-                return Err(DataError::BadSplit {
-                    split: validation_split,
-                    which,
-                    rows,
-                });
-            }
+        if kept.is_empty() {
+            return Err(bad("training"));
         }
-        train.sort_unstable();
-        held_out.sort_unstable();
-        Ok((train, held_out))
+        if taken.is_empty() {
+            return Err(bad(what));
+        }
+        kept.sort_unstable();
+        taken.sort_unstable();
+        Ok((kept, taken))
     }
 }
 
@@ -407,10 +426,10 @@ mod tests {
             text.push_str(&format!("{},{}\n", i % 2, i));
         }
         let d = read(&text).unwrap();
-        let (train, held) = d.split(0.2, 7).unwrap();
+        let (train, held) = d.split("test", 0.2, 7).unwrap();
         assert_eq!((train.len(), held.len()), (80, 20));
         assert_eq!(held.iter().filter(|&&i| d.targets[i] == 0).count(), 10);
-        assert_eq!(d.split(0.2, 7).unwrap().1, held);
-        assert_ne!(d.split(0.2, 8).unwrap().1, held);
+        assert_eq!(d.split("test", 0.2, 7).unwrap().1, held);
+        assert_ne!(d.split("test", 0.2, 8).unwrap().1, held);
     }
 }

@@ -1,9 +1,13 @@
 //! Classification metrics on labelled rows: accuracy, per-class and macro precision, recall
-//! and F1, the confusion matrix, and their rendering as a text table.
+//! and F1, the confusion matrix, their rendering as a text table, and the evaluation of a
+//! loaded model on a labelled data set (`maas eval`).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::inference::{InferenceError, LoadedModel};
 
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,11 +118,7 @@ impl fmt::Display for Metrics {
             .max()
             .unwrap_or(0)
             .max("macro avg".len());
-        writeln!(
-            f,
-            "accuracy {:.4} on {} held-out rows\n",
-            self.accuracy, self.rows
-        )?;
+        writeln!(f, "accuracy {:.4} on {} rows\n", self.accuracy, self.rows)?;
         writeln!(f, "{:<width$}  precision  recall     f1  support", "class")?;
         for m in &self.per_class {
             writeln!(
@@ -154,6 +154,110 @@ impl fmt::Display for Metrics {
             writeln!(f)?;
         }
         Ok(())
+    }
+}
+
+/// What a model scored on a labelled data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub metrics: Metrics,
+    /// Labels of the data that the model cannot predict; their rows count as errors and they
+    /// get rows of their own in the confusion matrix, after the model's classes.
+    pub unknown_labels: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    #[error("the data has no column for the model's feature '{missing}', and its {found} feature columns do not match the model's {expected}")]
+    MissingFeature {
+        missing: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("the data has {found} feature columns but the model takes {expected}")]
+    FeatureCount { found: usize, expected: usize },
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+}
+
+/// Rows per call to the model, so that memory stays bounded on large data sets.
+const EVALUATION_BATCH: usize = 1024;
+
+/// Runs `model` on every row of `data` and compares its answers with the data's labels.
+///
+/// Features are taken by name when the model names its features and the data has them all
+/// (in any order), otherwise in column order. Labels are matched to the model's by text.
+pub fn evaluate(model: &LoadedModel, data: &Dataset) -> Result<Evaluation, EvaluationError> {
+    let columns = feature_columns(model, data)?;
+    let mut labels = model.labels.clone();
+    let mut unknown_labels = Vec::new();
+    // the model's class index of each data class, adding unknown labels at the end
+    let class_index: Vec<u32> = data
+        .classes
+        .iter()
+        .map(|class| match labels.iter().position(|l| l == class) {
+            Some(i) => i as u32,
+            None => {
+                labels.push(class.clone());
+                unknown_labels.push(class.clone());
+                (labels.len() - 1) as u32
+            }
+        })
+        .collect();
+    let truth: Vec<u32> = data
+        .targets
+        .iter()
+        .map(|&t| class_index[t as usize])
+        .collect();
+    let mut predicted = Vec::with_capacity(data.rows());
+    let mut x = Vec::with_capacity(EVALUATION_BATCH * model.n_features);
+    let all: Vec<usize> = (0..data.rows()).collect();
+    for chunk in all.chunks(EVALUATION_BATCH) {
+        x.clear();
+        for &i in chunk {
+            let row = data.row(i);
+            x.extend(columns.iter().map(|&c| row[c]));
+        }
+        let probabilities = model.predict(&x, chunk.len())?;
+        predicted.extend(argmax_rows(&probabilities, model.n_classes()));
+    }
+    Ok(Evaluation {
+        metrics: Metrics::compute(&truth, &predicted, &labels),
+        unknown_labels,
+    })
+}
+
+/// For each model input, the data's feature column that feeds it.
+fn feature_columns(model: &LoadedModel, data: &Dataset) -> Result<Vec<usize>, EvaluationError> {
+    let by_name: Option<Vec<usize>> = (!model.feature_names.is_empty())
+        .then(|| {
+            model
+                .feature_names
+                .iter()
+                .map(|name| data.feature_names.iter().position(|f| f == name))
+                .collect()
+        })
+        .flatten();
+    if let Some(columns) = by_name {
+        return Ok(columns);
+    }
+    if data.n_features() == model.n_features {
+        return Ok((0..model.n_features).collect());
+    }
+    match model
+        .feature_names
+        .iter()
+        .find(|name| !data.feature_names.contains(name))
+    {
+        Some(missing) => Err(EvaluationError::MissingFeature {
+            missing: missing.clone(),
+            found: data.n_features(),
+            expected: model.n_features,
+        }),
+        None => Err(EvaluationError::FeatureCount {
+            found: data.n_features(),
+            expected: model.n_features,
+        }),
     }
 }
 

@@ -235,8 +235,8 @@ mod tests {
         let data = TrainingData {
             train_x: &x,
             train_y: &y,
-            held_out_x: &x[..20],
-            held_out_y: &y[..10],
+            validation_x: &x[..20],
+            validation_y: &y[..10],
             n_features: 2,
             n_classes: 2,
         };

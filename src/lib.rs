@@ -11,6 +11,7 @@
 //! - [`pipeline`]: the `maas train` job end to end.
 //! - [`store`]: the versioned model store and model references.
 //! - [`inference`]: loading an ONNX model with tract and running it.
+//! - [`report`]: the model card and the training report's pictures.
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
 
@@ -22,6 +23,7 @@ pub mod inference;
 pub mod manifest;
 pub mod pipeline;
 pub mod protocol;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod training;

@@ -1,6 +1,5 @@
-//! The `maas` command line: adapts the library's jobs (train, predict, publish, models, serve,
-//! datagen) to flags,
-//! progress bars and exit codes.
+//! The `maas` command line: adapts the library's jobs (train, eval, predict, publish, models,
+//! serve, datagen) to flags, progress bars, tables and exit codes.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -13,13 +12,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use maas::data::{Dataset, BUNDLED_DIGITS_NAME};
 use maas::datagen::{self, DataSpec};
+use maas::evaluation;
 use maas::inference::LoadedModel;
 use maas::manifest::ModelDescription;
 use maas::pipeline::{self, TrainJob};
 use maas::protocol::{self, Batch, PredictRequest};
+use maas::report;
 use maas::server::{self, state::ModelHandle, state::ServerConfig};
 use maas::store::{self, ModelRef, Selector, Store, StoreLocation, TransferProgress};
-use maas::training::{EpochSummary, TrainConfig, TrainingObserver};
+use maas::training::{EpochSummary, LrSchedule, TrainConfig, TrainingObserver};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Train a classifier on a CSV data set, evaluate it, export ONNX and publish it to a store.
     Train(TrainArgs),
+    /// Measure a published model (or a bare .onnx file) on a labelled CSV data set.
+    Eval(EvalArgs),
     /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
     Predict(PredictArgs),
     /// Publish an ONNX classifier trained elsewhere (scikit-learn, PyTorch, Keras) to a store.
@@ -81,12 +84,46 @@ struct TrainArgs {
     /// L2 penalty on the layer weights.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     l2: f64,
-    /// Fraction of each class held out for evaluation.
+    /// Fraction of each class held out as test rows for the reported metrics.
     #[arg(long, default_value_t = 0.2)]
+    test_split: f64,
+    /// Fraction of the remaining rows of each class kept for validation (the per-epoch curves
+    /// and early stopping).
+    #[arg(long, default_value_t = 0.1)]
     validation_split: f64,
+    /// Stop after N epochs without a lower validation loss and keep the best epoch's weights.
+    #[arg(long, value_name = "N")]
+    patience: Option<usize>,
+    /// Learning-rate schedule: constant, cosine (decay towards 0 over the epochs) or
+    /// step:EVERY:FACTOR (e.g. step:5:0.5 halves the rate every 5 epochs).
+    #[arg(long, default_value = "constant")]
+    lr_schedule: LrSchedule,
     /// Seed of the split, the initial weights and the batch order: same seed, same model bytes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// `<store>/<name>`, `<store>/<name>@<version>`, `<store>/<name>@<alias>` or a .onnx file.
+    #[arg(long)]
+    model: String,
+    /// Labelled CSV with a header line (a path or s3://bucket/key), like `maas train --data`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Name of the label column.
+    #[arg(long, default_value = "label")]
+    label_column: String,
+    /// Class labels of a bare .onnx file in output order, comma-separated (default: the
+    /// model's metadata or manifest, or 0..C-1).
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also draw the confusion matrix to this PNG file.
+    #[arg(long, value_name = "PNG")]
+    confusion: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -124,10 +161,13 @@ enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The manifest of a version (default: alias latest).
+    /// The model card of a version (default: alias latest): data, training, metrics, usage.
     Show {
         /// `<store>/<name>[@version|@alias]`.
         reference: String,
+        /// Print the manifest as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Point an alias at a version: `maas models promote models/digits@3 --alias prod`.
     Promote {
@@ -194,6 +234,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Train(args) => train(args).await,
+            Command::Eval(args) => eval(args).await,
             Command::Predict(args) => predict(args).await,
             Command::Serve(args) => serve(args).await,
             Command::Publish(args) => publish(args).await,
@@ -251,8 +292,8 @@ impl TrainingObserver for EpochBars {
     fn epoch_finished(&mut self, s: &EpochSummary) {
         if let Some(bar) = self.bar.take() {
             bar.finish_with_message(format!(
-                "loss {:.4}  val_loss {:.4}  val_acc {:.4}",
-                s.train_loss, s.validation_loss, s.validation_accuracy
+                "loss {:.4}  acc {:.4}  val_loss {:.4}  val_acc {:.4}",
+                s.train_loss, s.train_accuracy, s.validation_loss, s.validation_accuracy
             ));
         }
     }
@@ -313,14 +354,19 @@ fn open_store(location: StoreLocation) -> Store {
     }
 }
 
+/// Reads a labelled data set from a path or an s3:// URL.
+async fn read_dataset(path: &Path, label_column: &str) -> Result<Dataset> {
+    let text = path.to_string_lossy();
+    if text.starts_with("s3://") {
+        let bytes = store::read_url(&text).await?;
+        return Ok(Dataset::from_reader(bytes.as_slice(), &text, label_column)?);
+    }
+    Ok(Dataset::from_path(path, label_column)?)
+}
+
 async fn train(args: TrainArgs) -> Result<()> {
     let data = match &args.data {
-        Some(path) if path.to_string_lossy().starts_with("s3://") => {
-            let url = path.to_string_lossy().to_string();
-            let bytes = store::read_url(&url).await?;
-            Dataset::from_reader(bytes.as_slice(), &url, &args.label_column)?
-        }
-        Some(path) => Dataset::from_path(path, &args.label_column)?,
+        Some(path) => read_dataset(path, &args.label_column).await?,
         None => Dataset::bundled_digits()?,
     };
     let name = match args.name {
@@ -347,7 +393,10 @@ async fn train(args: TrainArgs) -> Result<()> {
             l1: args.l1,
             l2: args.l2,
             seed: args.seed,
+            patience: args.patience,
+            lr_schedule: args.lr_schedule,
         },
+        test_split: args.test_split,
         validation_split: args.validation_split,
     };
     let d = &job.data;
@@ -370,12 +419,86 @@ async fn train(args: TrainArgs) -> Result<()> {
     };
     let outcome = pipeline::train_and_publish(&job, &mut bars).await?;
     let m = &outcome.manifest;
-    println!("\n{}", outcome.metrics);
+    if let Some(t) = &m.description.training {
+        let kept = &t.history[t.kept_epoch.saturating_sub(1).min(t.history.len() - 1)];
+        println!(
+            "ran {} of {} epochs; kept epoch {} (validation loss {:.4}, accuracy {:.4})",
+            t.epochs_run,
+            job.config.epochs,
+            t.kept_epoch,
+            kept.validation_loss,
+            kept.validation_accuracy
+        );
+    }
+    println!("\ntest {}", outcome.metrics);
     println!(
         "published {} version {} to {} (model.onnx {} bytes, sha256 {}); alias latest -> {}",
         m.name, m.version, job.store, m.model.size_bytes, m.model.sha256, m.version
     );
+    let files: Vec<&str> = m.attachments.iter().map(|a| a.file.as_str()).collect();
+    println!(
+        "report: {} in {}/{}/versions/{}/ (`maas models show {}/{}@{}` prints the card)",
+        files.join(", "),
+        job.store,
+        m.name,
+        m.version,
+        job.store,
+        m.name,
+        m.version
+    );
     println!("model reference: {}/{}@{}", job.store, m.name, m.version);
+    Ok(())
+}
+
+async fn eval(args: EvalArgs) -> Result<()> {
+    let reference: ModelRef = args.model.parse()?;
+    let fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
+    let mut model = fetched
+        .load()
+        .with_context(|| format!("cannot load model {reference}"))?;
+    if let Some(labels) = args.labels {
+        if labels.len() != model.n_classes() {
+            bail!(
+                "--labels names {} classes but the model outputs {}",
+                labels.len(),
+                model.n_classes()
+            );
+        }
+        model.labels = labels;
+    }
+    let data = read_dataset(&args.data, &args.label_column).await?;
+    let outcome = evaluation::evaluate(&model, &data)
+        .with_context(|| format!("cannot evaluate {reference} on {}", args.data.display()))?;
+    if !outcome.unknown_labels.is_empty() {
+        eprintln!(
+            "warning: {} has labels the model does not know ({}); their rows count as errors",
+            args.data.display(),
+            outcome.unknown_labels.join(", ")
+        );
+    }
+    if let Some(path) = &args.confusion {
+        let m = &outcome.metrics;
+        let title = format!(
+            "{reference} on {}: {} rows, accuracy {:.4}",
+            args.data.file_name().unwrap_or_default().to_string_lossy(),
+            m.rows,
+            m.accuracy
+        );
+        let png = report::confusion_png(m, &title)?;
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{reference} on {}: {}",
+            args.data.display(),
+            outcome.metrics
+        );
+        if let Some(path) = &args.confusion {
+            println!("confusion matrix drawn to {}", path.display());
+        }
+    }
     Ok(())
 }
 
@@ -516,11 +639,18 @@ async fn models(command: ModelsCommand) -> Result<()> {
                 );
             }
         }
-        ModelsCommand::Show { reference } => {
+        ModelsCommand::Show { reference, json } => {
             let (store, name, selector) = stored(&reference)?;
             let version = store.resolve(&name, &selector).await?;
             let manifest = store.manifest(&name, version).await?;
-            println!("{}", serde_json::to_string_pretty(&manifest)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            } else {
+                print!(
+                    "{}",
+                    report::model_card(&manifest, &store.location().to_string())
+                );
+            }
         }
         ModelsCommand::Promote { reference, alias } => {
             let (store, name, selector) = stored(&reference)?;

@@ -23,8 +23,22 @@ pub struct Manifest {
     /// The maas version that published it.
     pub maas_version: String,
     pub model: ModelFile,
+    /// Files published beside the model (report.md, curves.png, confusion.png for a model
+    /// maas trained), each with its checksum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachedFile>,
     #[serde(flatten)]
     pub description: ModelDescription,
+}
+
+/// A file published beside a model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachedFile {
+    pub file: String,
+    /// e.g. `text/markdown`, `image/png`.
+    pub media_type: String,
+    pub sha256: String,
+    pub size_bytes: u64,
 }
 
 /// The model file of a version and its checksum.
@@ -44,7 +58,7 @@ pub struct ModelDescription {
     pub labels: Vec<String>,
     #[serde(default)]
     pub feature_names: Vec<String>,
-    /// Held-out metrics, when the model was evaluated.
+    /// Metrics on the held-out test rows, when the model was evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
     /// How the model was trained, when maas trained it.
@@ -57,11 +71,18 @@ pub struct ModelDescription {
 pub struct TrainingRecord {
     /// Includes the seed.
     pub hyperparameters: TrainConfig,
+    /// Fraction of each class held out as test rows, for the metrics.
+    #[serde(default)]
+    pub test_split: f64,
+    /// Fraction of the remaining rows of each class used for validation during training.
     pub validation_split: f64,
     pub data: DataRecord,
     pub epochs_run: usize,
+    /// The epoch whose weights were exported (the best one when early stopping).
+    #[serde(default)]
+    pub kept_epoch: usize,
     pub history: Vec<EpochSummary>,
-    /// Largest |Δp| between tract on the exported file and the trainer, on the held-out rows.
+    /// Largest |Δp| between tract on the exported file and the trainer, on the test rows.
     pub export_parity_max_abs_diff: f32,
 }
 
@@ -74,5 +95,8 @@ pub struct DataRecord {
     pub label_column: String,
     pub rows: usize,
     pub training_rows: usize,
+    #[serde(default)]
+    pub validation_rows: usize,
+    /// Test rows: the metrics are measured on them.
     pub held_out_rows: usize,
 }

@@ -1,12 +1,13 @@
-//! The `maas train` job end to end: split the data, train, evaluate on the held-out rows,
-//! export ONNX, prove parity with tract, publish model and manifest to a store.
+//! The `maas train` job end to end: split the data, train, evaluate on the held-out test rows,
+//! export ONNX, prove parity with tract, draw the report, publish it all to a store.
 
 use crate::data::{DataError, Dataset};
 use crate::evaluation::{argmax_rows, Metrics};
 use crate::export::{self, ExportError, INPUT_NAME, OUTPUT_NAME};
 use crate::inference::TensorSpec;
 use crate::manifest::{DataRecord, Manifest, ModelDescription, TrainingRecord};
-use crate::store::{Store, StoreError, StoreLocation};
+use crate::report::{self, ReportError};
+use crate::store::{Attachment, Store, StoreError, StoreLocation};
 use crate::training::{self, TrainConfig, TrainError, TrainingData, TrainingObserver};
 
 /// Everything `maas train` needs.
@@ -16,7 +17,10 @@ pub struct TrainJob {
     pub name: String,
     pub store: StoreLocation,
     pub config: TrainConfig,
-    /// Fraction of each class held out for evaluation.
+    /// Fraction of each class held out as test rows for the final metrics.
+    pub test_split: f64,
+    /// Fraction of the remaining rows of each class kept for validation: the per-epoch curves
+    /// and early stopping.
     pub validation_split: f64,
 }
 
@@ -37,6 +41,8 @@ pub enum PipelineError {
     Export(#[from] ExportError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }
 
 /// Runs the job; nothing is published unless the export passed its parity check.
@@ -46,15 +52,24 @@ pub async fn train_and_publish(
 ) -> Result<TrainOutcome, PipelineError> {
     crate::store::validate_name("model name", &job.name)?;
     let data = &job.data;
-    let (train_rows, held_out_rows) = data.split(job.validation_split, job.config.seed)?;
+    data.check_trainable()?;
+    let (train_rows, held_out_rows) = test_split(data, job.test_split, job.config.seed)?;
+    // a seed of its own, so that the validation rows do not mirror the test draw
+    let (train_rows, validation_rows) = data.split_rows(
+        &train_rows,
+        "validation",
+        job.validation_split,
+        job.config.seed.wrapping_add(1),
+    )?;
     let (train_x, train_y) = data.gather(&train_rows);
+    let (validation_x, validation_y) = data.gather(&validation_rows);
     let (held_out_x, held_out_y) = data.gather(&held_out_rows);
     let model = training::train(
         &TrainingData {
             train_x: &train_x,
             train_y: &train_y,
-            held_out_x: &held_out_x,
-            held_out_y: &held_out_y,
+            validation_x: &validation_x,
+            validation_y: &validation_y,
             n_features: data.n_features(),
             n_classes: data.classes.len(),
         },
@@ -82,6 +97,7 @@ pub async fn train_and_publish(
         metrics: Some(metrics.clone()),
         training: Some(TrainingRecord {
             hyperparameters: job.config.clone(),
+            test_split: job.test_split,
             validation_split: job.validation_split,
             data: DataRecord {
                 source: data.source.clone(),
@@ -89,15 +105,58 @@ pub async fn train_and_publish(
                 label_column: data.label_column.clone(),
                 rows: data.rows(),
                 training_rows: train_rows.len(),
+                validation_rows: validation_rows.len(),
                 held_out_rows: held_out_rows.len(),
             },
             epochs_run: model.history.len(),
+            kept_epoch: model.kept_epoch,
             history: model.history.clone(),
             export_parity_max_abs_diff: parity,
         }),
     };
+    let pictures = [
+        (
+            report::CURVES_FILE,
+            report::curves_png(&model.history, model.kept_epoch)?,
+        ),
+        (
+            report::CONFUSION_FILE,
+            report::confusion_png(
+                &metrics,
+                &format!(
+                    "{}: {} test rows, accuracy {:.4}",
+                    job.name, metrics.rows, metrics.accuracy
+                ),
+            )?,
+        ),
+    ]
+    .map(|(file, bytes)| Attachment {
+        file: file.to_string(),
+        media_type: "image/png".to_string(),
+        bytes,
+    });
+    let store = job.store.to_string();
     let manifest = Store::open(job.store.clone())
-        .publish(&job.name, &onnx, description)
+        .publish_with(&job.name, &onnx, description, |claimed| {
+            let mut listed = claimed.clone();
+            listed.attachments = pictures.iter().map(Attachment::listing).collect();
+            let card = Attachment {
+                file: report::REPORT_FILE.to_string(),
+                media_type: "text/markdown".to_string(),
+                bytes: report::model_card(&listed, &store).into_bytes(),
+            };
+            pictures.into_iter().chain([card]).collect()
+        })
         .await?;
     Ok(TrainOutcome { manifest, metrics })
+}
+
+/// The training and test rows of a job: the same stratified draw for a given seed and
+/// fraction, so that `maas eval` can be pointed at exactly the rows a model was tested on.
+pub fn test_split(
+    data: &Dataset,
+    fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    data.split("test", fraction, seed)
 }

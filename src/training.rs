@@ -1,5 +1,6 @@
 //! The classifier and its training: an MLP (ReLU hidden layers, softmax output) fitted with
-//! candle's autodiff and Adam on categorical cross-entropy, with optional L1/L2 penalties.
+//! candle's autodiff and Adam on categorical cross-entropy, with optional L1/L2 penalties,
+//! a learning-rate schedule and early stopping on the validation loss.
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -21,6 +22,80 @@ pub struct TrainConfig {
     /// Weight of the L2 penalty on the layer weights (not the biases).
     pub l2: f64,
     pub seed: u64,
+    /// Stop after this many epochs without a lower validation loss and keep the best epoch's
+    /// weights; `None` runs every epoch and keeps the last.
+    #[serde(default)]
+    pub patience: Option<usize>,
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+}
+
+/// How the learning rate changes from epoch to epoch (it is constant within an epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from the base rate towards zero over the configured epochs.
+    Cosine,
+    /// The base rate times `factor` after every `every` epochs.
+    Step { every: usize, factor: f64 },
+}
+
+impl LrSchedule {
+    /// The rate of 1-based `epoch` out of `epochs`.
+    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        let done = epoch.saturating_sub(1);
+        match *self {
+            LrSchedule::Constant => base,
+            LrSchedule::Cosine => {
+                let progress = done as f64 / epochs.max(1) as f64;
+                base * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+            LrSchedule::Step { every, factor } => {
+                base * factor.powi((done / every.max(1)).min(i32::MAX as usize) as i32)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LrSchedule::Constant => f.write_str("constant"),
+            LrSchedule::Cosine => f.write_str("cosine"),
+            LrSchedule::Step { every, factor } => write!(f, "step:{every}:{factor}"),
+        }
+    }
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = TrainError;
+
+    /// `constant`, `cosine` or `step:EVERY:FACTOR` (e.g. `step:5:0.5` halves it every 5 epochs).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            TrainError::Config(format!(
+                "unknown learning-rate schedule '{text}': use constant, cosine or step:EVERY:FACTOR (e.g. step:5:0.5)"
+            ))
+        };
+        match text.split(':').collect::<Vec<_>>().as_slice() {
+            ["constant"] => Ok(LrSchedule::Constant),
+            ["cosine"] => Ok(LrSchedule::Cosine),
+            ["step", every, factor] => {
+                let every: usize = every.parse().map_err(|_| bad())?;
+                let factor: f64 = factor.parse().map_err(|_| bad())?;
+                if every == 0 || !(factor.is_finite() && factor > 0.0 && factor <= 1.0) {
+                    return Err(TrainError::Config(format!(
+                        "learning-rate schedule '{text}': EVERY must be at least 1 and FACTOR in (0, 1]"
+                    )));
+                }
+                Ok(LrSchedule::Step { every, factor })
+            }
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -33,6 +108,8 @@ impl Default for TrainConfig {
             l1: 0.0,
             l2: 0.0,
             seed: 42,
+            patience: None,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 }
@@ -116,7 +193,14 @@ pub struct DenseLayer {
 pub struct EpochSummary {
     /// 1-based.
     pub epoch: usize,
+    /// The learning rate the epoch ran with.
+    #[serde(default)]
+    pub learning_rate: f64,
+    /// Mean cross-entropy over the epoch's batches (without the L1/L2 penalty).
     pub train_loss: f32,
+    /// Share of training rows classified correctly while the epoch ran (as Keras reports it).
+    #[serde(default)]
+    pub train_accuracy: f32,
     pub validation_loss: f32,
     pub validation_accuracy: f32,
 }
@@ -126,7 +210,11 @@ pub struct EpochSummary {
 pub struct TrainedModel {
     pub standardizer: Standardizer,
     pub layers: Vec<DenseLayer>,
+    /// Every epoch that ran, including those after the kept one.
     pub history: Vec<EpochSummary>,
+    /// The epoch whose weights these are: the last one, or with early stopping the one with
+    /// the lowest validation loss.
+    pub kept_epoch: usize,
 }
 
 /// Receives progress while training runs (the CLI draws progress bars from it).
@@ -140,12 +228,13 @@ pub trait TrainingObserver {
 pub struct Silent;
 impl TrainingObserver for Silent {}
 
-/// Training and held-out rows, row-major features plus class indices.
+/// Training and validation rows, row-major features plus class indices. The validation rows
+/// give the per-epoch curves and drive early stopping; keep test rows out of both.
 pub struct TrainingData<'a> {
     pub train_x: &'a [f32],
     pub train_y: &'a [u32],
-    pub held_out_x: &'a [f32],
-    pub held_out_y: &'a [u32],
+    pub validation_x: &'a [f32],
+    pub validation_y: &'a [u32],
     pub n_features: usize,
     pub n_classes: usize,
 }
@@ -168,6 +257,9 @@ impl TrainConfig {
         if self.hidden.contains(&0) {
             return bad("every --hidden layer needs at least one unit");
         }
+        if self.patience == Some(0) {
+            return bad("--patience must be at least 1 (leave it out to run every epoch)");
+        }
         Ok(())
     }
 }
@@ -183,12 +275,12 @@ pub fn train(
     let f = data.n_features;
     let standardizer = Standardizer::fit(data.train_x, f);
     let train_x = standardizer.apply(data.train_x);
-    let held_out_x = Tensor::from_vec(
-        standardizer.apply(data.held_out_x),
-        (data.held_out_y.len(), f),
+    let validation_x = Tensor::from_vec(
+        standardizer.apply(data.validation_x),
+        (data.validation_y.len(), f),
         &device,
     )?;
-    let held_out_y = Tensor::from_slice(data.held_out_y, data.held_out_y.len(), &device)?;
+    let validation_y = Tensor::from_slice(data.validation_y, data.validation_y.len(), &device)?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut widths = vec![f];
@@ -217,10 +309,17 @@ pub fn train(
     let mut history = Vec::with_capacity(config.epochs);
     let mut batch_x = Vec::with_capacity(config.batch_size * f);
     let mut batch_y = Vec::with_capacity(config.batch_size);
+    // (epoch, validation loss, weights) of the best epoch so far, when stopping early
+    let mut best: Option<(usize, f32, Vec<DenseLayer>)> = None;
     for epoch in 1..=config.epochs {
         observer.epoch_started(epoch, config.epochs, batches);
+        let learning_rate = config
+            .lr_schedule
+            .rate(config.learning_rate, epoch, config.epochs);
+        optimiser.set_learning_rate(learning_rate);
         order.shuffle(&mut rng);
         let mut loss_sum = 0f64;
+        let mut correct_sum = 0f64;
         for chunk in order.chunks(config.batch_size) {
             batch_x.clear();
             batch_y.clear();
@@ -231,6 +330,7 @@ pub fn train(
             let x = Tensor::from_slice(&batch_x, (chunk.len(), f), &device)?;
             let y = Tensor::from_slice(&batch_y, chunk.len(), &device)?;
             let logits = forward(&x, &params)?;
+            correct_sum += correct(&logits, &y)? as f64;
             let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             let data_loss = loss.to_scalar::<f32>()?;
             if config.l1 > 0.0 || config.l2 > 0.0 {
@@ -246,26 +346,55 @@ pub fn train(
             loss_sum += data_loss as f64 * chunk.len() as f64;
             observer.batch_finished(data_loss);
         }
-        let logits = forward(&held_out_x, &params)?;
+        let logits = forward(&validation_x, &params)?;
         let validation_loss =
-            candle_nn::loss::cross_entropy(&logits, &held_out_y)?.to_scalar::<f32>()?;
-        let predicted = logits.argmax(D::Minus1)?;
-        let correct = predicted
-            .eq(&held_out_y)?
-            .to_dtype(DType::F32)?
-            .sum_all()?
-            .to_scalar::<f32>()?;
+            candle_nn::loss::cross_entropy(&logits, &validation_y)?.to_scalar::<f32>()?;
         let summary = EpochSummary {
             epoch,
+            learning_rate,
             train_loss: (loss_sum / rows as f64) as f32,
+            train_accuracy: (correct_sum / rows as f64) as f32,
             validation_loss,
-            validation_accuracy: correct / data.held_out_y.len() as f32,
+            validation_accuracy: correct(&logits, &validation_y)? / data.validation_y.len() as f32,
         };
         observer.epoch_finished(&summary);
         history.push(summary);
+        if let Some(patience) = config.patience {
+            match &best {
+                Some((_, best_loss, _)) if validation_loss >= *best_loss => {}
+                _ => best = Some((epoch, validation_loss, snapshot(&params)?)),
+            }
+            if best.as_ref().is_some_and(|(e, _, _)| epoch - e >= patience) {
+                break;
+            }
+        }
     }
 
-    let layers = params
+    let (kept_epoch, layers) = match best {
+        Some((epoch, _, layers)) => (epoch, layers),
+        None => (history.len(), snapshot(&params)?),
+    };
+    Ok(TrainedModel {
+        standardizer,
+        layers,
+        history,
+        kept_epoch,
+    })
+}
+
+/// How many rows of `logits` have their largest value at the true class in `y`.
+fn correct(logits: &Tensor, y: &Tensor) -> Result<f32, candle_core::Error> {
+    logits
+        .argmax(D::Minus1)?
+        .eq(y)?
+        .to_dtype(DType::F32)?
+        .sum_all()?
+        .to_scalar::<f32>()
+}
+
+/// A copy of the current weights.
+fn snapshot(params: &[(Var, Var)]) -> Result<Vec<DenseLayer>, candle_core::Error> {
+    params
         .iter()
         .map(|(w, b)| {
             let (inputs, outputs) = w.dims2()?;
@@ -276,12 +405,7 @@ pub fn train(
                 bias: b.to_vec1()?,
             })
         })
-        .collect::<Result<Vec<_>, candle_core::Error>>()?;
-    Ok(TrainedModel {
-        standardizer,
-        layers,
-        history,
-    })
+        .collect()
 }
 
 /// Glorot-uniform weights and zero biases (Keras' defaults), drawn from the seeded generator
@@ -380,8 +504,8 @@ mod tests {
         let data = TrainingData {
             train_x: &x,
             train_y: &y,
-            held_out_x: &x[..20],
-            held_out_y: &y[..20],
+            validation_x: &x[..20],
+            validation_y: &y[..20],
             n_features: 1,
             n_classes: 2,
         };
@@ -398,6 +522,103 @@ mod tests {
         assert!(p[0] > 0.5 && p[3] > 0.5, "{p:?}");
     }
 
+    /// Two noisy overlapping classes: the validation loss stops improving after a few epochs.
+    fn noisy_problem() -> (Vec<f32>, Vec<u32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y: Vec<u32> = (0..240).map(|i| (i % 2) as u32).collect();
+        let x = y
+            .iter()
+            .flat_map(|&c| {
+                let centre = c as f32 * 0.6;
+                [
+                    centre + rng.random_range(-1.0f32..1.0),
+                    rng.random_range(-1.0f32..1.0),
+                ]
+            })
+            .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_epoch_and_its_weights() {
+        let (x, y) = noisy_problem();
+        let data = TrainingData {
+            train_x: &x[..400],
+            train_y: &y[..200],
+            validation_x: &x[400..],
+            validation_y: &y[200..],
+            n_features: 2,
+            n_classes: 2,
+        };
+        let config = TrainConfig {
+            hidden: vec![64],
+            epochs: 200,
+            batch_size: 8,
+            learning_rate: 0.01,
+            patience: Some(3),
+            ..Default::default()
+        };
+        let stopped = train(&data, &config, &mut Silent).unwrap();
+        let ran = stopped.history.len();
+        assert!(ran < 200, "never stopped");
+        assert_eq!(ran - stopped.kept_epoch, 3);
+        let best = stopped
+            .history
+            .iter()
+            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
+            .unwrap();
+        assert_eq!(best.epoch, stopped.kept_epoch);
+        // the same run cut at the kept epoch has the same weights: the best ones were restored
+        let cut = train(
+            &data,
+            &TrainConfig {
+                epochs: stopped.kept_epoch,
+                patience: None,
+                ..config
+            },
+            &mut Silent,
+        )
+        .unwrap();
+        assert_eq!(cut.kept_epoch, stopped.kept_epoch);
+        assert_eq!(cut.layers, stopped.layers);
+    }
+
+    #[test]
+    fn schedules_set_each_epochs_rate_and_parse_from_the_command_line() {
+        let cosine: LrSchedule = "cosine".parse().unwrap();
+        assert_eq!(cosine.rate(0.1, 1, 10), 0.1);
+        assert!((cosine.rate(0.1, 6, 10) - 0.05).abs() < 1e-12);
+        assert!(cosine.rate(0.1, 10, 10) < 0.003);
+        let step: LrSchedule = "step:2:0.5".parse().unwrap();
+        let rates: Vec<f64> = (1..=5).map(|e| step.rate(1.0, e, 5)).collect();
+        assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25]);
+        assert_eq!(step.to_string(), "step:2:0.5");
+        assert_eq!(LrSchedule::Constant.rate(0.1, 9, 10), 0.1);
+        for bad in ["linear", "step:0:0.5", "step:2:1.5", "step:2", "cosine:1"] {
+            let err = bad.parse::<LrSchedule>().unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+
+        let (x, y) = noisy_problem();
+        let data = TrainingData {
+            train_x: &x,
+            train_y: &y,
+            validation_x: &x,
+            validation_y: &y,
+            n_features: 2,
+            n_classes: 2,
+        };
+        let config = TrainConfig {
+            hidden: vec![4],
+            epochs: 4,
+            lr_schedule: step,
+            ..Default::default()
+        };
+        let model = train(&data, &config, &mut Silent).unwrap();
+        let used: Vec<f64> = model.history.iter().map(|e| e.learning_rate).collect();
+        assert_eq!(used, [1e-3, 1e-3, 5e-4, 5e-4]);
+    }
+
     #[test]
     fn rejects_bad_hyperparameters() {
         let config = TrainConfig {
@@ -407,8 +628,8 @@ mod tests {
         let data = TrainingData {
             train_x: &[0.0],
             train_y: &[0],
-            held_out_x: &[0.0],
-            held_out_y: &[0],
+            validation_x: &[0.0],
+            validation_y: &[0],
             n_features: 1,
             n_classes: 2,
         };

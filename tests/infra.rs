@@ -3,8 +3,7 @@
 //! least privilege or authorisation.
 
 mod common;
-
-use std::process::Command;
+use common::python_json;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,18 +14,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 fn template() -> Value {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new("python3")
-        .arg(format!("{root}/tests/python/cfn_template.py"))
-        .arg(format!("{root}/infra/template.yaml"))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "cannot decode the template (pip install -r tests/requirements.txt): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml");
+    python_json("cfn_template.py", &[template])
 }
 
 fn resources_of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {

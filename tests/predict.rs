@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::{json, Value};
 
@@ -19,20 +17,7 @@ fn onnx_checker_and_onnxruntime_agree_with_maas_predict() {
     let input = write(&dir, "rows.json", &json!({ "inputs": rows }).to_string());
     let model = store.join("digits/versions/1/model.onnx");
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/onnx_reference.py"
-    );
-    let out = Command::new("python3")
-        .args([script, model.to_str().unwrap(), &input])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "onnx checker / onnxruntime failed (pip install -r tests/requirements.txt): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reference = python_json("onnx_reference.py", &[model.to_str().unwrap(), &input]);
     assert!(reference["opset"].as_i64().unwrap() >= 13);
     assert_eq!(
         reference["inputs"],

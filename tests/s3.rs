@@ -92,8 +92,13 @@ fn registry_flow(moto: &Moto, data: &str, store: &str) {
         assert_eq!(answer["model_version"], version, "{reference}");
         assert_eq!(answer["predictions"].as_array().unwrap().len(), 3);
     }
-    let shown: Value =
-        serde_json::from_str(&moto.maas_ok(&["models", "show", &format!("{model}@prod")])).unwrap();
+    let shown: Value = serde_json::from_str(&moto.maas_ok(&[
+        "models",
+        "show",
+        "--json",
+        &format!("{model}@prod"),
+    ]))
+    .unwrap();
     assert_eq!(shown["version"], 1);
 }
 
@@ -107,6 +112,25 @@ fn registry_on_s3_with_data_from_s3() {
         &std::fs::read(digits_csv()).unwrap(),
     );
     registry_flow(&moto, "s3://mlstore/data/digits.csv", "s3://mlstore/models");
+
+    // the training report went to S3 with the model, each file as the manifest lists it
+    let manifest: Value =
+        serde_json::from_slice(&moto.get("mlstore", "models/digits/versions/1/manifest.json"))
+            .unwrap();
+    let attachments = manifest["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 3, "{manifest}");
+    for listed in attachments {
+        let file = listed["file"].as_str().unwrap();
+        let bytes = moto.get("mlstore", &format!("models/digits/versions/1/{file}"));
+        assert_eq!(listed["sha256"], maas::store::sha256_hex(&bytes), "{file}");
+        assert_eq!(listed["size_bytes"], bytes.len() as u64, "{file}");
+    }
+    let card = moto.maas_ok(&["models", "show", "s3://mlstore/models/digits@1"]);
+    assert_eq!(
+        card.as_bytes(),
+        moto.get("mlstore", "models/digits/versions/1/report.md"),
+        "maas models show prints the published report.md"
+    );
 }
 
 #[test]
@@ -155,9 +179,13 @@ fn third_party_onnx_publishes_and_answers_like_onnxruntime_on_s3_and_in_a_folder
             out.contains(&format!("model reference: {store}/sklearn@1")),
             "{out}"
         );
-        let manifest: Value =
-            serde_json::from_str(&moto.maas_ok(&["models", "show", &format!("{store}/sklearn")]))
-                .unwrap();
+        let manifest: Value = serde_json::from_str(&moto.maas_ok(&[
+            "models",
+            "show",
+            "--json",
+            &format!("{store}/sklearn"),
+        ]))
+        .unwrap();
         assert_eq!(
             manifest["inputs"],
             json!([{"name": "X", "dtype": "float32", "shape": [-1, 64]}])
@@ -201,9 +229,13 @@ fn third_party_onnx_publishes_and_answers_like_onnxruntime_on_s3_and_in_a_folder
         "--store",
         "s3://mlstore/models",
     ]);
-    let manifest: Value =
-        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/mlp@1"]))
-            .unwrap();
+    let manifest: Value = serde_json::from_str(&moto.maas_ok(&[
+        "models",
+        "show",
+        "--json",
+        "s3://mlstore/models/mlp@1",
+    ]))
+    .unwrap();
     assert_eq!(manifest["feature_names"][0], "p0");
     let err = moto.maas_err(&[
         "publish",
@@ -331,9 +363,13 @@ fn s3_errors_are_clear() {
         "--store",
         "s3://mlstore/models",
     ]);
-    let shown: Value =
-        serde_json::from_str(&moto.maas_ok(&["models", "show", "s3://mlstore/models/newer@1"]))
-            .unwrap();
+    let shown: Value = serde_json::from_str(&moto.maas_ok(&[
+        "models",
+        "show",
+        "--json",
+        "s3://mlstore/models/newer@1",
+    ]))
+    .unwrap();
     let mut manifest = shown.clone();
     manifest["format"] = json!(2);
     manifest["maas_version"] = json!("9.9.9");

@@ -111,6 +111,12 @@ fn the_same_seed_gives_the_same_model_bytes_and_another_seed_does_not() {
     let bytes = |v: u32| std::fs::read(store.join(format!("d/versions/{v}/model.onnx"))).unwrap();
     assert_eq!(sha(1), sha(2));
     assert_eq!(bytes(1), bytes(2));
+    let picture = |v: u32| std::fs::read(store.join(format!("d/versions/{v}/curves.png"))).unwrap();
+    assert_eq!(
+        picture(1),
+        picture(2),
+        "the report's pictures are reproducible too"
+    );
     assert_ne!(sha(1), sha(3));
     assert_eq!(
         read_json(&store.join("d/aliases/latest.json"))["version"],

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::manifest::{Manifest, ModelDescription, ModelFile, MANIFEST_FORMAT};
+use crate::manifest::{AttachedFile, Manifest, ModelDescription, ModelFile, MANIFEST_FORMAT};
 use folder::FolderBackend;
 pub use reference::{ModelRef, Selector, StoreLocation};
 use s3::S3Backend;
@@ -53,6 +53,13 @@ pub enum StoreError {
     },
     #[error("model file {path} not found")]
     NoSuchFile { path: String },
+    #[error("{name} version {version} has no attached file '{file}' (attached: {listed})")]
+    NoSuchAttachment {
+        name: String,
+        version: u64,
+        file: String,
+        listed: String,
+    },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -68,9 +75,10 @@ pub enum StoreError {
         maas_version: String,
         ours: &'static str,
     },
-    #[error("checksum mismatch for {name} version {version}: the manifest says sha256 {expected}, the model file has {actual}; refusing to use it")]
+    #[error("checksum mismatch for {name} version {version}: the manifest says sha256 {expected}, the file {file} has {actual}; refusing to use it")]
     ChecksumMismatch {
         name: String,
+        file: String,
         version: u64,
         expected: String,
         actual: String,
@@ -126,6 +134,27 @@ pub struct AliasRecord {
     /// Versions the alias pointed at before, most recent last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<u64>,
+}
+
+/// A file to publish beside a model (a report, a picture).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// File name within the version folder, e.g. `report.md`.
+    pub file: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    /// Its entry in the manifest.
+    pub fn listing(&self) -> AttachedFile {
+        AttachedFile {
+            file: self.file.clone(),
+            media_type: self.media_type.clone(),
+            sha256: sha256_hex(&self.bytes),
+            size_bytes: self.bytes.len() as u64,
+        }
+    }
 }
 
 /// Hex sha256 of `bytes`.
@@ -396,6 +425,20 @@ impl Store {
         model: &[u8],
         description: ModelDescription,
     ) -> Result<Manifest, StoreError> {
+        self.publish_with(name, model, description, |_| Vec::new())
+            .await
+    }
+
+    /// [`Store::publish`] with files beside the model: `attachments` gets the manifest of the
+    /// claimed version (without its attachments) and returns the files, which are written
+    /// before the manifest that lists them.
+    pub async fn publish_with(
+        &self,
+        name: &str,
+        model: &[u8],
+        description: ModelDescription,
+        attachments: impl FnOnce(&Manifest) -> Vec<Attachment>,
+    ) -> Result<Manifest, StoreError> {
         validate_name("model name", name)?;
         let mut version = self
             .claimed_versions(name)
@@ -417,7 +460,7 @@ impl Store {
         {
             version += 1;
         }
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             format: MANIFEST_FORMAT,
             name: name.to_string(),
             version,
@@ -428,8 +471,22 @@ impl Store {
                 sha256: sha256_hex(model),
                 size_bytes: model.len() as u64,
             },
+            attachments: Vec::new(),
             description,
         };
+        for attachment in attachments(&manifest) {
+            validate_name("attachment name", &attachment.file)?;
+            if [MODEL_FILE, MANIFEST_FILE].contains(&attachment.file.as_str()) {
+                return Err(StoreError::InvalidName {
+                    what: "attachment name",
+                    value: attachment.file,
+                    extra: "; model.onnx and manifest.json are taken",
+                });
+            }
+            let key = Self::version_key(name, version, &attachment.file);
+            self.backend.put(&key, &attachment.bytes).await?;
+            manifest.attachments.push(attachment.listing());
+        }
         let key = Self::version_key(name, version, MANIFEST_FILE);
         let manifest_json =
             serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::BadDocument {
@@ -666,6 +723,53 @@ impl Store {
         parse_manifest(&self.backend.describe(&key), &bytes)
     }
 
+    /// An attached file of a version (listed in its manifest), checksum verified.
+    pub async fn attachment(
+        &self,
+        name: &str,
+        version: u64,
+        file: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let manifest = self.manifest(name, version).await?;
+        let not_found = || {
+            let listed: Vec<&str> = manifest.attachments.iter().map(|a| &*a.file).collect();
+            StoreError::NoSuchAttachment {
+                name: name.into(),
+                version,
+                file: file.into(),
+                listed: if listed.is_empty() {
+                    "none".into()
+                } else {
+                    listed.join(", ")
+                },
+            }
+        };
+        let listed = manifest
+            .attachments
+            .iter()
+            .find(|a| a.file == file)
+            .ok_or_else(not_found)?;
+        let key = Self::version_key(name, version, file);
+        let bytes = self
+            .backend
+            .get(&key)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchFile {
+                path: self.backend.describe(&key),
+            })?;
+        let actual = sha256_hex(&bytes);
+        if actual != listed.sha256 {
+            return Err(StoreError::ChecksumMismatch {
+                name: name.into(),
+                file: file.into(),
+                version,
+                expected: listed.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// The manifest and model bytes of the version a selector names, checksum verified.
     pub async fn fetch(
         &self,
@@ -686,6 +790,7 @@ impl Store {
         if actual != manifest.model.sha256 {
             return Err(StoreError::ChecksumMismatch {
                 name: name.into(),
+                file: manifest.model.file.clone(),
                 version,
                 expected: manifest.model.sha256,
                 actual,

@@ -70,6 +70,26 @@ pub fn trained_store() -> &'static Path {
     })
 }
 
+/// Runs `tests/python/<script>` with `args` and parses the JSON it prints; the Python side
+/// comes from `pip install -r tests/requirements.txt`.
+#[allow(dead_code)]
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{script} failed (pip install -r tests/requirements.txt): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
 /// Writes `text` to a file in `dir` and returns its path as a string.
 pub fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -159,32 +179,47 @@ impl Moto {
         let dir = scratch(&format!("moto-put-{n}"));
         let file = dir.join("body");
         std::fs::write(&file, body).unwrap();
-        let url = if key.is_empty() {
-            format!("{}/{bucket}", self.endpoint)
-        } else {
-            format!("{}/{bucket}/{key}", self.endpoint)
-        };
+        let mut curl = self.curl("PUT");
+        if !key.is_empty() {
+            curl.arg("-T").arg(&file);
+        }
+        self.run(curl, bucket, key);
+    }
+
+    /// GETs `s3://bucket/key` with curl.
+    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        self.run(self.curl("GET"), bucket, key)
+    }
+
+    /// curl signed like any S3 client (curl's SigV4), with the same static test credentials.
+    fn curl(&self, method: &str) -> Command {
         let mut curl = Command::new("curl");
-        // signed like any S3 client (curl's SigV4), with the same static test credentials
         curl.args([
             "-sS",
             "-f",
             "-X",
-            "PUT",
+            method,
             "--aws-sigv4",
             "aws:amz:us-east-1:s3",
             "--user",
             "testing:testing",
         ]);
-        if !key.is_empty() {
-            curl.arg("-T").arg(&file);
-        }
+        curl
+    }
+
+    fn run(&self, mut curl: Command, bucket: &str, key: &str) -> Vec<u8> {
+        let url = if key.is_empty() {
+            format!("{}/{bucket}", self.endpoint)
+        } else {
+            format!("{}/{bucket}/{key}", self.endpoint)
+        };
         let out = curl.arg(&url).output().expect("curl runs");
         assert!(
             out.status.success(),
-            "PUT {url}: {}",
+            "{url}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out.stdout
     }
 
     /// Creates a bucket.

@@ -1,0 +1,265 @@
+//! The training report: a model card in Markdown rendered from a manifest (`report.md` and
+//! `maas models show` print the same text) and the pictures published beside it.
+
+mod plots;
+
+use std::fmt::Write;
+
+pub use plots::{confusion_png, curves_png, CONFUSION_SIZE, CURVES_SIZE};
+
+use crate::evaluation::Metrics;
+use crate::manifest::Manifest;
+
+pub const REPORT_FILE: &str = "report.md";
+pub const CURVES_FILE: &str = "curves.png";
+pub const CONFUSION_FILE: &str = "confusion.png";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot draw the report picture: {0}")]
+    Draw(String),
+}
+
+/// The model card of a published version; `store` is where it was published (`models`,
+/// `s3://bucket/prefix`), for the examples of how to call it.
+pub fn model_card(manifest: &Manifest, store: &str) -> String {
+    let mut card = String::new();
+    // writing to a String cannot fail
+    let _ = write_card(&mut card, manifest, store);
+    card
+}
+
+fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
+    let d = &m.description;
+    let created = m
+        .created_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let features = d.inputs.first().and_then(|i| i.shape.last()).copied();
+    let features = features.filter(|f| *f > 0).map(|f| f as usize);
+    writeln!(out, "# Model card: {} version {}\n", m.name, m.version)?;
+    writeln!(
+        out,
+        "Published {created} by maas {} · `{}` {} bytes · sha256 `{}`\n",
+        m.maas_version, m.model.file, m.model.size_bytes, m.model.sha256
+    )?;
+
+    writeln!(out, "## Intended use\n")?;
+    let source = d
+        .training
+        .as_ref()
+        .map(|t| format!("trained by maas on `{}`", t.data.source))
+        .unwrap_or_else(|| "trained outside maas and published with `maas publish`".into());
+    writeln!(
+        out,
+        "Classifies a row of {} numeric features into one of {} classes ({source}). \
+         It answers for rows measured and scaled like its training data; it has not seen \
+         other populations, and its probabilities are the network's softmax, not calibrated \
+         risks. Check the per-class table before relying on a rare class.\n",
+        features
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "a fixed number of".into()),
+        d.labels.len()
+    )?;
+
+    writeln!(out, "## Data\n")?;
+    writeln!(out, "| | |\n|---|---|")?;
+    if let Some(t) = &d.training {
+        let r = &t.data;
+        writeln!(out, "| source | `{}` |", r.source)?;
+        writeln!(out, "| sha256 | `{}` |", r.sha256)?;
+        writeln!(out, "| label column | `{}` |", r.label_column)?;
+        writeln!(
+            out,
+            "| rows | {} ({} training, {} validation, {} test) |",
+            r.rows, r.training_rows, r.validation_rows, r.held_out_rows
+        )?;
+    }
+    writeln!(
+        out,
+        "| features | {} |",
+        match (features, d.feature_names.as_slice()) {
+            (_, []) => features
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "-".into()),
+            (_, names) => format!("{} ({})", names.len(), abbreviate(names)),
+        }
+    )?;
+    writeln!(
+        out,
+        "| classes | {} ({}) |\n",
+        d.labels.len(),
+        abbreviate(&d.labels)
+    )?;
+
+    if let Some(t) = &d.training {
+        let h = &t.hyperparameters;
+        writeln!(out, "## Training\n")?;
+        writeln!(out, "| | |\n|---|---|")?;
+        let hidden: Vec<String> = h.hidden.iter().map(|w| w.to_string()).collect();
+        writeln!(
+            out,
+            "| network | {} → {} ReLU → {} softmax |",
+            features.map(|f| f.to_string()).unwrap_or_default(),
+            hidden.join(" → "),
+            d.labels.len()
+        )?;
+        writeln!(
+            out,
+            "| optimiser | Adam, learning rate {}, schedule {} |",
+            h.learning_rate, h.lr_schedule
+        )?;
+        writeln!(out, "| batch size | {} |", h.batch_size)?;
+        writeln!(out, "| L1 / L2 | {} / {} |", h.l1, h.l2)?;
+        writeln!(
+            out,
+            "| splits | {} of each class for test, {} of the rest for validation |",
+            t.test_split, t.validation_split
+        )?;
+        writeln!(out, "| seed | {} |", h.seed)?;
+        let stopping = match h.patience {
+            Some(p) => format!("on validation loss, patience {p}"),
+            None => "off".into(),
+        };
+        writeln!(out, "| early stopping | {stopping} |")?;
+        writeln!(
+            out,
+            "| epochs | {} run of {}; **kept epoch {}** |",
+            t.epochs_run, h.epochs, t.kept_epoch
+        )?;
+        writeln!(
+            out,
+            "| export parity | max abs difference {:.2e} between tract on the ONNX file and the trainer |\n",
+            t.export_parity_max_abs_diff
+        )?;
+        writeln!(
+            out,
+            "| epoch | learning rate | training loss | training accuracy | validation loss | validation accuracy |"
+        )?;
+        writeln!(out, "|---:|---:|---:|---:|---:|---:|")?;
+        for e in &t.history {
+            let mark = if e.epoch == t.kept_epoch {
+                " (kept)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "| {}{mark} | {:.3e} | {:.4} | {:.4} | {:.4} | {:.4} |",
+                e.epoch,
+                e.learning_rate,
+                e.train_loss,
+                e.train_accuracy,
+                e.validation_loss,
+                e.validation_accuracy
+            )?;
+        }
+        writeln!(out)?;
+    }
+
+    writeln!(out, "## Metrics\n")?;
+    match &d.metrics {
+        Some(metrics) => write_metrics(out, metrics)?,
+        None => writeln!(
+            out,
+            "None recorded. Measure them on labelled rows with \
+             `maas eval --model {store}/{}@{} --data labelled.csv`.\n",
+            m.name, m.version
+        )?,
+    }
+    let pictures: Vec<&str> = m
+        .attachments
+        .iter()
+        .filter(|a| a.media_type == "image/png")
+        .map(|a| a.file.as_str())
+        .collect();
+    for picture in &pictures {
+        writeln!(out, "![{picture}]({picture})")?;
+    }
+    if !pictures.is_empty() {
+        writeln!(out)?;
+    }
+
+    writeln!(out, "## How to call it\n")?;
+    let reference = format!("{store}/{}@{}", m.name, m.version);
+    // a whole row of zeros when it is short enough to paste
+    let width = features.unwrap_or(1);
+    let example: Vec<&str> = vec!["0"; width.min(64)];
+    let ellipsis = if width > 64 { ", …" } else { "" };
+    writeln!(out, "```sh")?;
+    writeln!(
+        out,
+        "maas predict --model {reference} --input rows.csv   # CSV rows or {{\"inputs\": [[...]]}}"
+    )?;
+    writeln!(out, "maas eval --model {reference} --data labelled.csv")?;
+    writeln!(out, "maas serve --model {reference} --port 8080")?;
+    writeln!(
+        out,
+        "curl -s localhost:8080/predict -H 'content-type: application/json' \\\n  -d '{{\"inputs\": [[{}{ellipsis}]]}}'",
+        example.join(", ")
+    )?;
+    writeln!(out, "```\n")?;
+    writeln!(
+        out,
+        "Each input row has {} numbers{}; the answer gives each row's label and the \
+         probability of every class. The same API answers from the Lambda function \
+         (`MAAS_MODEL={reference}`), and KServe V2 (`/v2/models/{}/infer`) and TF Serving \
+         (`/v1/models/{}:predict`) clients work unchanged.",
+        features
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "the model's".into()),
+        if d.feature_names.is_empty() {
+            String::new()
+        } else {
+            " in feature-name order".into()
+        },
+        m.name,
+        m.name
+    )?;
+    Ok(())
+}
+
+/// The metrics tables: overall, per class and the confusion matrix.
+fn write_metrics(out: &mut String, metrics: &Metrics) -> std::fmt::Result {
+    writeln!(out, "On {} held-out test rows.\n", metrics.rows)?;
+    writeln!(
+        out,
+        "| accuracy | macro precision | macro recall | macro F1 |\n|---:|---:|---:|---:|"
+    )?;
+    writeln!(
+        out,
+        "| {:.4} | {:.4} | {:.4} | {:.4} |\n",
+        metrics.accuracy, metrics.macro_precision, metrics.macro_recall, metrics.macro_f1
+    )?;
+    writeln!(
+        out,
+        "| class | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|"
+    )?;
+    for c in &metrics.per_class {
+        writeln!(
+            out,
+            "| {} | {:.4} | {:.4} | {:.4} | {} |",
+            c.label, c.precision, c.recall, c.f1, c.support
+        )?;
+    }
+    writeln!(
+        out,
+        "\nConfusion matrix (rows: true class, columns: predicted):\n"
+    )?;
+    let labels: Vec<&str> = metrics.per_class.iter().map(|c| c.label.as_str()).collect();
+    writeln!(out, "| | {} |", labels.join(" | "))?;
+    writeln!(out, "|---|{}", "---:|".repeat(labels.len()))?;
+    for (label, row) in labels.iter().zip(&metrics.confusion_matrix) {
+        let cells: Vec<String> = row.iter().map(|c| c.to_string()).collect();
+        writeln!(out, "| **{label}** | {} |", cells.join(" | "))?;
+    }
+    writeln!(out)
+}
+
+/// All of up to twelve names; the first four and the last of more.
+fn abbreviate(names: &[String]) -> String {
+    if names.len() <= 12 {
+        return names.join(", ");
+    }
+    format!("{}, …, {}", names[..4].join(", "), names[names.len() - 1])
+}
