@@ -168,15 +168,17 @@ pub fn batch_from_request(
     if rows == 0 {
         return Err(InputError::Empty);
     }
-    let mut values = Vec::with_capacity(rows * f);
+    // the shape is the client's claim: nothing is sized by it before the data agrees
+    let needed = rows.checked_mul(f);
+    let mut values = Vec::new();
     flatten(&input.data, "data", &mut values, f)?;
-    if values.len() != rows * f {
+    if Some(values.len()) != needed {
         return Err(InputError::Invalid(format!(
             "input '{}' has {} values but its shape {:?} needs {}",
             input.name,
             values.len(),
             input.shape,
-            rows * f
+            needed.map_or_else(|| "more than can be counted".to_string(), |n| n.to_string())
         )));
     }
     Ok(Batch { rows, values })

@@ -50,7 +50,7 @@ pub fn router(model: Arc<ModelHandle>, config: ServerConfig) -> Router {
         model,
         config: Arc::new(config),
     };
-    Router::new()
+    let routes = Router::new()
         .route("/predict", post(native_predict))
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
@@ -74,7 +74,63 @@ pub fn router(model: Arc<ModelHandle>, config: ServerConfig) -> Router {
         .route("/v1/models/{*rest}", post(tf_predict).get(tf_status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    harden(routes)
+}
+
+/// Every answer JSON, every panic a 500: the layers around the routes.
+fn harden(routes: Router) -> Router {
+    routes
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_reply,
+        ))
+}
+
+/// axum answers some bad requests itself in plain text (a path segment that is not UTF-8, for
+/// one); every error of this API is JSON, so those are rewrapped.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    // axum's rejection texts are short; the limit only guards against surprises
+    let text = match Limited::new(response.into_body(), 64 * 1024)
+        .collect()
+        .await
+    {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
+}
+
+/// A bug that panics in a handler becomes a 500 JSON reply, not a dropped connection or a dead
+/// Lambda sandbox (the release profile keeps `panic = "unwind"` for this).
+fn panic_reply(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    tracing::error!(panic = detail, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error: the request could not be answered; it has been logged",
+    )
+    .into_response()
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -453,4 +509,59 @@ async fn tf_status(
             "status": {"error_code": "OK", "error_message": ""}
         }]
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn answer(app: Router, uri: &str) -> (StatusCode, String, serde_json::Value) {
+        let request = axum::http::Request::get(uri).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_json_reply() {
+        let app = harden(Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("index out of bounds");
+                }
+                "unreachable"
+            }),
+        ));
+        let (status, content_type, body) = answer(app, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(
+            body["error"],
+            "internal error: the request could not be answered; it has been logged"
+        );
+    }
+
+    #[tokio::test]
+    async fn axums_plain_text_rejections_become_json() {
+        let app = harden(Router::new().route(
+            "/m/{name}",
+            get(|Path(name): Path<String>| async move { name }),
+        ));
+        let (status, content_type, body) = answer(app, "/m/%FF").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(body["error"], "Invalid URL: Invalid UTF-8 in `name`");
+    }
 }

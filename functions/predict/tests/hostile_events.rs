@@ -1,0 +1,227 @@
+//! The hostile-request corpus as Lambda events: each malformed request wrapped as an API
+//! Gateway REST (v1) event, an HTTP API (v2) event and a function URL event (base64 body), read
+//! by lambda_http and answered by the router, gets the same 4xx and JSON error as over HTTP.
+//! Plus what only events can carry: invalid base64, odd direct-invocation payloads.
+
+use std::path::Path;
+
+use base64::Engine;
+use lambda_http::Context;
+use serde_json::{json, Value};
+
+mod common;
+#[path = "../../../tests/common/corpus.rs"]
+mod corpus;
+
+fn template(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The body as an event carries it: text when it is UTF-8 (unless `force_base64`).
+fn set_body(event: &mut Value, body: &[u8], force_base64: bool) {
+    match std::str::from_utf8(body) {
+        Ok(text) if !force_base64 => {
+            event["body"] = json!(text);
+            event["isBase64Encoded"] = json!(false);
+        }
+        _ => {
+            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+            event["isBase64Encoded"] = json!(true);
+        }
+    }
+}
+
+fn headers(content_type: Option<&str>) -> Value {
+    match content_type {
+        Some(ct) => json!({ "content-type": ct, "host": "example.test" }),
+        None => json!({ "host": "example.test" }),
+    }
+}
+
+fn v1_event(case: &corpus::Case) -> Value {
+    let mut event = template("apigw-v1.json");
+    event["path"] = json!(case.path);
+    event["httpMethod"] = json!(case.method);
+    event["requestContext"]["path"] = json!(format!("/prod{}", case.path));
+    event["requestContext"]["httpMethod"] = json!(case.method);
+    let headers = headers(case.content_type.as_deref());
+    let multi: serde_json::Map<String, Value> = headers
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    event["headers"] = headers;
+    event["multiValueHeaders"] = Value::Object(multi);
+    set_body(&mut event, &case.body(), false);
+    event
+}
+
+fn v2_event(case: &corpus::Case, file: &str, force_base64: bool) -> Value {
+    let mut event = template(file);
+    event["rawPath"] = json!(case.path);
+    event["requestContext"]["http"]["method"] = json!(case.method);
+    event["requestContext"]["http"]["path"] = json!(case.path);
+    event["headers"] = headers(case.content_type.as_deref());
+    set_body(&mut event, &case.body(), force_base64);
+    event
+}
+
+fn context() -> Context {
+    let mut context = Context::default();
+    context.request_id = "hostile".into();
+    context
+}
+
+/// Status and error message of a response event. A direct invocation gets the JSON document
+/// itself back, without a status: 400 stands for "an error document".
+fn answer(response: &Value) -> (u64, String) {
+    let Some(status) = response["statusCode"].as_u64() else {
+        let error = response["error"]
+            .as_str()
+            .unwrap_or("<not an error document>");
+        return (400, error.to_string());
+    };
+    let mut body = response["body"].as_str().unwrap_or("").to_string();
+    if response["isBase64Encoded"] == json!(true) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&body)
+            .unwrap_or_default();
+        body = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let error = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("<no JSON error in {body:.200}>"));
+    (status, error)
+}
+
+#[tokio::test]
+async fn every_hostile_request_as_every_event_type_gets_its_4xx() {
+    let app = common::app().await;
+    let cases = corpus::hostile_requests();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in &cases {
+        for (kind, event) in [
+            ("REST v1", v1_event(case)),
+            ("HTTP API v2", v2_event(case, "apigw-v2.json", false)),
+            ("function URL", v2_event(case, "function-url.json", true)),
+        ] {
+            let response = predict::handle_event(app.clone(), event, context())
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("{kind} {}: the event was not answered: {e}", case.name)
+                });
+            let (status, error) = answer(&response);
+            checked += 1;
+            if status != case.status as u64 || !error.contains(&case.error) {
+                failures.push(format!(
+                    "{kind} {}: {status} '{error:.200}' (expected {} '{}')",
+                    case.name, case.status, case.error
+                ));
+            }
+        }
+    }
+    assert!(checked >= 180, "{checked} events");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn what_only_events_carry_is_refused_cleanly() {
+    let app = common::app().await;
+    let mut v2 = template("apigw-v2.json");
+    v2["isBase64Encoded"] = json!(true);
+    v2["body"] = json!("not base64 at all!!");
+    let mut v1 = template("apigw-v1.json");
+    v1["isBase64Encoded"] = json!(true);
+    v1["body"] = json!("\u{1F4A3}");
+    let cases: Vec<(&str, Value, u64, &str)> = vec![
+        (
+            "v2 invalid base64",
+            v2,
+            400,
+            "marked isBase64Encoded but is not valid base64",
+        ),
+        (
+            "v1 unicode junk as base64",
+            v1,
+            400,
+            "marked isBase64Encoded but is not valid base64",
+        ),
+        (
+            "direct: inputs is a string",
+            json!({"inputs": "x"}),
+            400,
+            "invalid type: string \"x\", expected a sequence",
+        ),
+        (
+            "direct: empty object",
+            json!({}),
+            400,
+            "missing field `inputs`",
+        ),
+        (
+            "direct: empty batch",
+            json!({"inputs": []}),
+            400,
+            "the batch is empty",
+        ),
+        (
+            "direct: wrong width",
+            json!({"inputs": [[1.0, 2.0]]}),
+            400,
+            "row 0 has 2 features, the model expects 64",
+        ),
+        (
+            "direct: 1e39",
+            json!({"inputs": [[1e39]]}),
+            400,
+            "row 0 has 1 features",
+        ),
+        (
+            "direct: unknown field",
+            json!({"instances": [[1.0]]}),
+            400,
+            "unknown field `instances`",
+        ),
+        (
+            "direct: a bare array",
+            json!([[1.0, 2.0]]),
+            400,
+            "invalid JSON body",
+        ),
+        (
+            "direct: a string",
+            json!("predict this"),
+            400,
+            "invalid JSON body",
+        ),
+        ("direct: a number", json!(42), 400, "invalid JSON body"),
+        ("direct: null", Value::Null, 400, "invalid JSON body"),
+        (
+            "direct: junk that looks like an event",
+            json!({"httpMethod": 5, "path": ["x"], "inputs": [[1.0]]}),
+            400,
+            "invalid JSON body",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, event, status, message) in cases {
+        match predict::handle_event(app.clone(), event, context()).await {
+            Ok(response) => {
+                let (got, error) = answer(&response);
+                if got != status || !error.contains(message) {
+                    failures.push(format!(
+                        "{name}: {got} '{error}' (expected {status} '{message}')"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: not answered: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,56 @@
+//! The hostile-request corpus (`tests/corpus/hostile-requests.json`, written by
+//! `tests/python/make_hostile_corpus.py`): malformed requests with the status and error text
+//! the API must answer. Shared by the router tests and the Lambda event tests.
+
+use serde::Deserialize;
+
+/// One malformed request and the answer it must get.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    /// `None` sends no Content-Type header.
+    pub content_type: Option<String>,
+    body: Option<String>,
+    body_hex: Option<String>,
+    body_repeat: Option<Repeat>,
+    pub status: u16,
+    /// A substring of the JSON error message.
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Repeat {
+    head: String,
+    unit: String,
+    times: usize,
+    tail: String,
+}
+
+impl Case {
+    /// The request body's bytes.
+    pub fn body(&self) -> Vec<u8> {
+        if let Some(hex_text) = &self.body_hex {
+            return hex::decode(hex_text).expect("body_hex is hex");
+        }
+        if let Some(r) = &self.body_repeat {
+            let mut body =
+                String::with_capacity(r.head.len() + r.unit.len() * r.times + r.tail.len());
+            body.push_str(&r.head);
+            for _ in 0..r.times {
+                body.push_str(&r.unit);
+            }
+            body.push_str(&r.tail);
+            return body.into_bytes();
+        }
+        self.body.clone().unwrap_or_default().into_bytes()
+    }
+}
+
+/// Every case of the corpus.
+pub fn hostile_requests() -> Vec<Case> {
+    // relative to this file, so that every crate of the workspace finds it
+    serde_json::from_str(include_str!("../corpus/hostile-requests.json"))
+        .expect("the corpus parses")
+}

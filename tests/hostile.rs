@@ -1,0 +1,71 @@
+//! The hostile-request corpus against the router in-process (what `maas serve` and the Lambda
+//! function run): every malformed request gets its 4xx and a JSON error saying what is wrong;
+//! none panics, hangs or gets a 5xx. The served model keeps answering afterwards.
+
+mod common;
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use maas::server::router;
+use maas::server::state::{ModelHandle, ServerConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
+    let reference = format!("{}/digits@1", common::trained_store().display());
+    let handle = ModelHandle::load(reference.parse().unwrap(), None).await;
+    let app = router(handle, ServerConfig::default());
+    let cases = corpus::hostile_requests();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let mut request = Request::builder()
+            .method(case.method.as_str())
+            .uri(case.path.as_str());
+        if let Some(ct) = &case.content_type {
+            request = request.header("content-type", ct.as_bytes());
+        }
+        let request = request.body(Body::from(case.body())).unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(20), app.clone().oneshot(request))
+            .await
+            .unwrap_or_else(|_| panic!("{}: no answer within 20 s", case.name))
+            .unwrap();
+        let status = answer.status().as_u16();
+        let content_type = answer
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let bytes = answer.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let error = body["error"].as_str().unwrap_or("");
+        if status != case.status
+            || content_type.as_deref() != Some("application/json")
+            || !error.contains(&case.error)
+        {
+            failures.push(format!(
+                "{}: {status} {content_type:?} {:.300} (expected {} '{}')",
+                case.name,
+                String::from_utf8_lossy(&bytes),
+                case.status,
+                case.error
+            ));
+        }
+        assert!((400..500).contains(&status), "{}: {status}", case.name);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // and the model still answers
+    let rows = common::digits_rows(2).1;
+    let request = Request::post("/predict")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "inputs": rows }).to_string()))
+        .unwrap();
+    let answer = app.oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+}
