@@ -23,6 +23,8 @@ pub enum InferenceError {
     Load(String),
     #[error("unsupported model: {0}")]
     Unsupported(String),
+    #[error("the model uses {}, which tract cannot run: re-export the model without {} (fold preprocessing into the network, use standard ONNX operators) or serve it with another runtime", .operators.join(", "), if .operators.len() == 1 { "it" } else { "them" })]
+    UnsupportedOperators { operators: Vec<String> },
     #[error("the model expects {expected} features per row, got {got}")]
     FeatureCount { expected: usize, got: usize },
     #[error("model execution failed: {0}")]
@@ -123,6 +125,24 @@ impl LoadedModel {
                 .unwrap_or_default()
         };
         let (labels, feature_names) = (metadata(LABELS_KEY), metadata(FEATURE_NAMES_KEY));
+        // name every operator tract lacks up front, rather than tract's error for the first
+        let mut missing: Vec<String> = Vec::new();
+        for node in proto.graph.iter().flat_map(|g| &g.node) {
+            if !onnx.op_register.0.contains_key(&node.op_type) {
+                let domain = if node.domain.is_empty() {
+                    "ai.onnx"
+                } else {
+                    &node.domain
+                };
+                let name = format!("operator '{}' ({domain})", node.op_type);
+                if !missing.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(InferenceError::UnsupportedOperators { operators: missing });
+        }
         let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
         // Exporters such as skl2onnx leave the batch dimension unnamed, which tract cannot type:
         // give a float32 [batch, F] input a symbolic batch.

@@ -35,6 +35,24 @@ pub struct S3Backend {
     prefix: String,
 }
 
+/// How long a request may wait for the next bytes of an answer (`MAAS_S3_TIMEOUT_SECONDS`,
+/// default 10): a stalled S3 endpoint fails the attempt instead of hanging the caller. With the
+/// retries, a cold start gives up after about three times this.
+fn read_timeout() -> Duration {
+    const DEFAULT: f64 = 10.0;
+    let seconds = match std::env::var("MAAS_S3_TIMEOUT_SECONDS") {
+        Err(_) => DEFAULT,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => s,
+            _ => {
+                tracing::warn!(value = %v, "MAAS_S3_TIMEOUT_SECONDS is not a positive number of seconds; using {DEFAULT}");
+                DEFAULT
+            }
+        },
+    };
+    Duration::from_secs_f64(seconds)
+}
+
 /// The endpoint requests go to, for messages (never credentials).
 fn endpoint() -> String {
     ENDPOINT_VARIABLES
@@ -56,7 +74,7 @@ async fn client() -> &'static Client {
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
                         .connect_timeout(Duration::from_secs(3))
-                        .read_timeout(Duration::from_secs(30))
+                        .read_timeout(read_timeout())
                         .build(),
                 )
                 .retry_config(

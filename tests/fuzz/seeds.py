@@ -1,0 +1,75 @@
+"""Seeds for the fuzz targets from the project's own inputs: the hostile-request corpus (each
+case in the byte layout of http_request and as a Lambda event for lambda_event) and the sample
+data files (data_files). Cases over 64 KiB are left out; the fuzzer grows inputs itself.
+
+usage: python3 tests/fuzz/seeds.py OUT_DIR   (writes OUT_DIR/<target>/<n>)
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROUTES = [
+    ("POST", "/predict"),
+    ("POST", "/v2/models/digits/infer"),
+    ("POST", "/v2/models/digits/versions/1/infer"),
+    ("POST", "/v1/models/digits:predict"),
+    ("POST", "/v1/models/digits/versions/1:predict"),
+    ("GET", "/v2/models/digits"),
+    ("GET", "/v1/models/digits"),
+    ("POST", "/v2/health/ready"),
+]
+CONTENT_TYPES = ["application/json", None, "application/json; charset=utf-8", "text/plain"]
+LIMIT = 64 * 1024
+
+
+def body_of(case):
+    if "body_hex" in case:
+        return bytes.fromhex(case["body_hex"])
+    if "body_repeat" in case:
+        r = case["body_repeat"]
+        if len(r["unit"]) * r["times"] > LIMIT:
+            return None
+        return (r["head"] + r["unit"] * r["times"] + r["tail"]).encode()
+    return case.get("body", "").encode()
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    for target in ("http_request", "lambda_event", "data_files"):
+        (out / target).mkdir(parents=True, exist_ok=True)
+    cases = json.loads((ROOT / "tests/corpus/hostile-requests.json").read_text())
+    events = [json.loads((ROOT / "functions/predict/events" / f).read_text())
+              for f in ("apigw-v1.json", "apigw-v2.json", "function-url.json", "direct.json")]
+    n = 0
+    for case in cases:
+        body = body_of(case)
+        if body is None:
+            continue
+        route = (case["method"], case["path"])
+        r = ROUTES.index(route) if route in ROUTES else 0
+        ct = CONTENT_TYPES.index(case["content_type"]) if case["content_type"] in CONTENT_TYPES else 0
+        (out / "http_request" / f"case-{n}").write_bytes(bytes([r | (ct << 3)]) + body)
+        event = json.loads(json.dumps(events[1]))
+        event["rawPath"] = case["path"]
+        event["requestContext"]["http"]["path"] = case["path"]
+        event["requestContext"]["http"]["method"] = case["method"]
+        try:
+            event["body"] = body.decode()
+        except UnicodeDecodeError:
+            continue
+        (out / "lambda_event" / f"case-{n}").write_text(json.dumps(event))
+        n += 1
+    for i, event in enumerate(events):
+        (out / "lambda_event" / f"event-{i}").write_text(json.dumps(event))
+    for i, path in enumerate(["tests/data/digits-sample.csv"]):
+        (out / "data_files" / f"file-{i}").write_bytes((ROOT / path).read_bytes())
+    digits = (ROOT / "tests/data/digits.csv").read_text().splitlines()
+    (out / "data_files" / "digits-head").write_text("\n".join(digits[:20]) + "\n")
+    (out / "data_files" / "small").write_text("label,a,b,c\nx,1,2,3\ny,4,5,6\n")
+    (out / "data_files" / "json").write_text('{"inputs": [[1, 2, 3]]}')
+    print(f"{n} request seeds, {len(events)} events, 4 data files -> {out}")
+
+
+if __name__ == "__main__":
+    main()
