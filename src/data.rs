@@ -1,7 +1,7 @@
 //! Labelled tabular data: reading a CSV data set (one label column, numeric features),
 //! checking every cell, and splitting it into training and held-out rows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::Path;
 
@@ -16,6 +16,9 @@ pub const BUNDLED_DIGITS: &[u8] = include_bytes!("../tests/data/digits.csv");
 
 /// What `--data` names when it is not given.
 pub const BUNDLED_DIGITS_NAME: &str = "bundled:digits.csv";
+
+/// How much memory a data set may take by default (`--max-data-mib`): 8 GiB of feature values.
+pub const DEFAULT_MAX_DATA_MIB: usize = 8192;
 
 /// A data set read into memory: features row-major as f32, labels as class indices.
 #[derive(Debug, Clone)]
@@ -97,6 +100,12 @@ pub enum DataError {
         line: u64,
         message: String,
     },
+    #[error("{path} does not fit the memory limit of {limit_mib} MiB for its values (read {rows} rows so far; each value takes 4 bytes): train on a sample or raise --max-data-mib")]
+    TooLarge {
+        path: String,
+        limit_mib: usize,
+        rows: usize,
+    },
     #[error("{what} split {split} leaves no {which} rows out of {rows}; use a split between 0 and 1 that keeps rows on both sides")]
     BadSplit {
         what: &'static str,
@@ -120,28 +129,20 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-impl Dataset {
-    /// Reads a CSV file with a header line; `label_column` names the label column.
-    pub fn from_path(path: &Path, label_column: &str) -> Result<Self, DataError> {
-        let shown = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| DataError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::from_reader(std::io::BufReader::new(file), &shown, label_column)
-    }
+/// Labelled CSV rows read one at a time, every cell checked: what [`Dataset`] collects and
+/// what `maas eval` streams through a model without holding the file.
+pub struct CsvRows<R: Read> {
+    csv: csv::Reader<HashingReader<R>>,
+    path: String,
+    header: csv::StringRecord,
+    label_index: usize,
+    feature_names: Vec<String>,
+    record: csv::StringRecord,
+}
 
-    /// The bundled digits data set.
-    pub fn bundled_digits() -> Result<Self, DataError> {
-        Self::from_reader(BUNDLED_DIGITS, BUNDLED_DIGITS_NAME, "label")
-    }
-
-    /// Reads CSV from any reader; `source` names it in errors and in the manifest.
-    pub fn from_reader<R: Read>(
-        reader: R,
-        source: &str,
-        label_column: &str,
-    ) -> Result<Self, DataError> {
+impl<R: Read> CsvRows<R> {
+    /// Reads and checks the header; `source` names the data in errors.
+    pub fn new(reader: R, source: &str, label_column: &str) -> Result<Self, DataError> {
         let path = source.to_string();
         let hashing = HashingReader {
             inner: reader,
@@ -152,20 +153,6 @@ impl Dataset {
             .flexible(true)
             .trim(csv::Trim::All)
             .from_reader(hashing);
-        let csv_error = |e: csv::Error, path: &str| match e.kind() {
-            csv::ErrorKind::Io(_) => {
-                let message = e.to_string();
-                DataError::Read {
-                    path: path.to_string(),
-                    source: std::io::Error::other(message),
-                }
-            }
-            _ => DataError::Csv {
-                path: path.to_string(),
-                line: e.position().map(|p| p.line()).unwrap_or(0),
-                message: e.to_string(),
-            },
-        };
         let header = csv.headers().map_err(|e| csv_error(e, &path))?.clone();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(DataError::Empty { path });
@@ -184,48 +171,61 @@ impl Dataset {
                 column: label_column.to_string(),
             });
         }
-        let feature_names: Vec<String> = header
+        let feature_names = header
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != label_index)
             .map(|(_, name)| name.to_string())
             .collect();
+        Ok(CsvRows {
+            csv,
+            path,
+            header,
+            label_index,
+            feature_names,
+            record: csv::StringRecord::new(),
+        })
+    }
 
-        let mut features = Vec::new();
-        let mut raw_labels: Vec<String> = Vec::new();
-        let mut record = csv::StringRecord::new();
-        loop {
-            match csv.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(e, &path)),
+    /// Feature column names, in column order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Appends the next row's features to `features` and returns its label; `None` at the end.
+    /// On an error nothing is appended.
+    pub fn next_row(&mut self, features: &mut Vec<f32>) -> Result<Option<&str>, DataError> {
+        match self.csv.read_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(csv_error(e, &self.path)),
+        }
+        let path = &self.path;
+        let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        if self.record.len() != self.header.len() {
+            return Err(DataError::Ragged {
+                path: path.clone(),
+                line,
+                expected: self.header.len(),
+                found: self.record.len(),
+            });
+        }
+        let start = features.len();
+        for (i, cell) in self.record.iter().enumerate() {
+            if i == self.label_index {
+                continue;
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
-            if record.len() != header.len() {
-                return Err(DataError::Ragged {
-                    path,
-                    line,
-                    expected: header.len(),
-                    found: record.len(),
-                });
-            }
-            for (i, cell) in record.iter().enumerate() {
-                if i == label_index {
-                    if cell.is_empty() {
-                        return Err(DataError::EmptyLabel {
-                            path,
-                            line,
-                            column: i + 1,
-                            name: header[i].to_string(),
-                        });
-                    }
-                    raw_labels.push(cell.to_string());
-                    continue;
-                }
-                features.push(parse_feature(cell).map_err(|kind| {
-                    let (path, column, name, value) =
-                        (path.clone(), i + 1, header[i].to_string(), cell.to_string());
-                    match kind {
+            match parse_feature(cell) {
+                Ok(v) => features.push(v),
+                Err(kind) => {
+                    features.truncate(start);
+                    let (path, column, name, value) = (
+                        path.clone(),
+                        i + 1,
+                        self.header[i].to_string(),
+                        cell.to_string(),
+                    );
+                    return Err(match kind {
                         CellError::NotNumeric => DataError::NotNumeric {
                             path,
                             line,
@@ -240,22 +240,143 @@ impl Dataset {
                             name,
                             value,
                         },
-                    }
-                })?);
+                    });
+                }
             }
         }
-        if raw_labels.is_empty() {
-            return Err(DataError::NoRows { path });
+        let label = &self.record[self.label_index];
+        if label.is_empty() {
+            features.truncate(start);
+            return Err(DataError::EmptyLabel {
+                path: path.clone(),
+                line,
+                column: self.label_index + 1,
+                name: self.header[self.label_index].to_string(),
+            });
         }
-        let classes = sorted_classes(&raw_labels);
-        let targets = raw_labels
+        Ok(Some(label))
+    }
+
+    /// Hex sha256 of the bytes read so far (all of them once `next_row` gave `None`).
+    pub fn fingerprint(self) -> String {
+        hex::encode(self.csv.into_inner().hasher.finalize())
+    }
+}
+
+/// A CSV error as a data error: an I/O failure or a malformed line.
+fn csv_error(e: csv::Error, path: &str) -> DataError {
+    match e.kind() {
+        csv::ErrorKind::Io(_) => DataError::Read {
+            path: path.to_string(),
+            source: std::io::Error::other(e.to_string()),
+        },
+        _ => DataError::Csv {
+            path: path.to_string(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            message: e.to_string(),
+        },
+    }
+}
+
+impl Dataset {
+    /// Reads a CSV file with a header line; `label_column` names the label column.
+    pub fn from_path(path: &Path, label_column: &str) -> Result<Self, DataError> {
+        Self::from_path_within(path, label_column, DEFAULT_MAX_DATA_MIB)
+    }
+
+    /// [`Dataset::from_path`] refusing, as soon as it is clear, a data set whose values need
+    /// more than `max_mib` MiB. The file streams through: only the parsed values are kept.
+    pub fn from_path_within(
+        path: &Path,
+        label_column: &str,
+        max_mib: usize,
+    ) -> Result<Self, DataError> {
+        let shown = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|source| DataError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_reader_within(std::io::BufReader::new(file), &shown, label_column, max_mib)
+    }
+
+    /// The bundled digits data set.
+    pub fn bundled_digits() -> Result<Self, DataError> {
+        Self::from_reader(BUNDLED_DIGITS, BUNDLED_DIGITS_NAME, "label")
+    }
+
+    /// Reads CSV from any reader; `source` names it in errors and in the manifest.
+    pub fn from_reader<R: Read>(
+        reader: R,
+        source: &str,
+        label_column: &str,
+    ) -> Result<Self, DataError> {
+        Self::from_reader_within(reader, source, label_column, DEFAULT_MAX_DATA_MIB)
+    }
+
+    /// [`Dataset::from_reader`] within a memory limit for the values, in MiB.
+    pub fn from_reader_within<R: Read>(
+        reader: R,
+        source: &str,
+        label_column: &str,
+        max_mib: usize,
+    ) -> Result<Self, DataError> {
+        let mut rows = CsvRows::new(reader, source, label_column)?;
+        let width = rows.feature_names().len();
+        // features and one class id per row, 4 bytes each
+        let max_values = max_mib.saturating_mul(1 << 20) / 4;
+        let mut features: Vec<f32> = Vec::new();
+        // each distinct label once; rows hold its first-seen id (4 bytes, not a String a row)
+        let mut label_ids: HashMap<String, u32> = HashMap::new();
+        let mut label_names: Vec<String> = Vec::new();
+        let mut row_labels: Vec<u32> = Vec::new();
+        loop {
+            // grow the value buffer by hand, so that it never holds more than the limit
+            let needed = features.len() + width;
+            if needed + row_labels.len() + 1 > max_values {
+                return Err(DataError::TooLarge {
+                    path: source.to_string(),
+                    limit_mib: max_mib,
+                    rows: row_labels.len(),
+                });
+            }
+            if needed > features.capacity() {
+                let target = (features.capacity() * 2)
+                    .max(needed)
+                    .min(max_values.saturating_sub(row_labels.len() + 1));
+                features.reserve_exact(target - features.len());
+            }
+            let Some(label) = rows.next_row(&mut features)? else {
+                break;
+            };
+            let id = match label_ids.get(label) {
+                Some(&id) => id,
+                None => {
+                    let id = label_names.len() as u32;
+                    label_ids.insert(label.to_string(), id);
+                    label_names.push(label.to_string());
+                    id
+                }
+            };
+            row_labels.push(id);
+        }
+        if row_labels.is_empty() {
+            return Err(DataError::NoRows {
+                path: source.to_string(),
+            });
+        }
+        let classes = sorted_classes(&label_names);
+        let class_of_id: Vec<u32> = label_names
             .iter()
             .map(|label| class_index(&classes, label))
             .collect();
-        let fingerprint = hex::encode(csv.into_inner().hasher.finalize());
+        let targets = row_labels
+            .iter()
+            .map(|&id| class_of_id[id as usize])
+            .collect();
+        let feature_names = rows.feature_names().to_vec();
         Ok(Dataset {
-            source: path,
-            fingerprint,
+            source: source.to_string(),
+            fingerprint: rows.fingerprint(),
             label_column: label_column.to_string(),
             feature_names,
             classes,

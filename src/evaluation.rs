@@ -6,7 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
+use std::io::Read;
+
+use crate::data::{CsvRows, DataError};
 use crate::inference::{InferenceError, LoadedModel};
 
 /// Precision, recall and F1 of one class.
@@ -60,6 +62,12 @@ impl Metrics {
                 confusion[t as usize][p as usize] += 1;
             }
         }
+        Metrics::from_confusion(confusion, labels)
+    }
+
+    /// The metrics of a confusion matrix (`confusion[true][predicted]`, square, label order).
+    pub fn from_confusion(confusion: Vec<Vec<u64>>, labels: &[String]) -> Metrics {
+        let n = labels.len();
         let ratio = |num: u64, den: u64| {
             if den == 0 {
                 0.0
@@ -96,9 +104,10 @@ impl Metrics {
             }
         };
         let correct: u64 = (0..n).map(|c| confusion[c][c]).sum();
+        let rows: u64 = confusion.iter().flatten().sum();
         Metrics {
-            rows: truth.len() as u64,
-            accuracy: ratio(correct, truth.len() as u64),
+            rows,
+            accuracy: ratio(correct, rows),
             macro_precision: mean(|m| m.precision),
             macro_recall: mean(|m| m.recall),
             macro_f1: mean(|m| m.f1),
@@ -177,85 +186,112 @@ pub enum EvaluationError {
     #[error("the data has {found} feature columns but the model takes {expected}")]
     FeatureCount { found: usize, expected: usize },
     #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("{path} has a header but no data rows")]
+    NoRows { path: String },
+    #[error(transparent)]
     Inference(#[from] InferenceError),
 }
 
-/// Rows per call to the model, so that memory stays bounded on large data sets.
+/// Rows per call to the model: memory stays bounded whatever the size of the data.
 const EVALUATION_BATCH: usize = 1024;
 
-/// Runs `model` on every row of `data` and compares its answers with the data's labels.
+/// Streams labelled CSV rows through `model` and compares its answers with the labels,
+/// holding one batch of rows at a time.
 ///
 /// Features are taken by name when the model names its features and the data has them all
 /// (in any order), otherwise in column order. Labels are matched to the model's by text.
-pub fn evaluate(model: &LoadedModel, data: &Dataset) -> Result<Evaluation, EvaluationError> {
-    let columns = feature_columns(model, data)?;
+pub fn evaluate<R: Read>(
+    model: &LoadedModel,
+    mut rows: CsvRows<R>,
+    source: &str,
+) -> Result<Evaluation, EvaluationError> {
+    let columns = feature_columns(model, rows.feature_names())?;
+    let width = rows.feature_names().len();
     let mut labels = model.labels.clone();
     let mut unknown_labels = Vec::new();
-    // the model's class index of each data class, adding unknown labels at the end
-    let class_index: Vec<u32> = data
-        .classes
-        .iter()
-        .map(|class| match labels.iter().position(|l| l == class) {
-            Some(i) => i as u32,
-            None => {
-                labels.push(class.clone());
-                unknown_labels.push(class.clone());
-                (labels.len() - 1) as u32
-            }
-        })
-        .collect();
-    let truth: Vec<u32> = data
-        .targets
-        .iter()
-        .map(|&t| class_index[t as usize])
-        .collect();
-    let mut predicted = Vec::with_capacity(data.rows());
+    let mut confusion = vec![vec![0u64; labels.len()]; labels.len()];
+    let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
     let mut x = Vec::with_capacity(EVALUATION_BATCH * model.n_features);
-    let all: Vec<usize> = (0..data.rows()).collect();
-    for chunk in all.chunks(EVALUATION_BATCH) {
+    let mut truth = Vec::with_capacity(EVALUATION_BATCH);
+    let mut finished = false;
+    while !finished {
+        raw.clear();
+        truth.clear();
+        while truth.len() < EVALUATION_BATCH {
+            let Some(label) = rows.next_row(&mut raw)? else {
+                finished = true;
+                break;
+            };
+            let index = match labels.iter().position(|l| l == label) {
+                Some(i) => i,
+                None => {
+                    // a label the model cannot predict: a row and a column of its own
+                    labels.push(label.to_string());
+                    unknown_labels.push(label.to_string());
+                    confusion.iter_mut().for_each(|row| row.push(0));
+                    confusion.push(vec![0; labels.len()]);
+                    labels.len() - 1
+                }
+            };
+            truth.push(index);
+        }
+        if truth.is_empty() {
+            break;
+        }
         x.clear();
-        for &i in chunk {
-            let row = data.row(i);
+        for row in raw.chunks_exact(width) {
             x.extend(columns.iter().map(|&c| row[c]));
         }
-        let probabilities = model.predict(&x, chunk.len())?;
-        predicted.extend(argmax_rows(&probabilities, model.n_classes()));
+        let probabilities = model.predict(&x, truth.len())?;
+        let predicted = argmax_rows(&probabilities, model.n_classes());
+        for (&t, &p) in truth.iter().zip(&predicted) {
+            confusion[t][p as usize] += 1;
+        }
+    }
+    if confusion.iter().flatten().all(|&c| c == 0) {
+        return Err(EvaluationError::NoRows {
+            path: source.to_string(),
+        });
     }
     Ok(Evaluation {
-        metrics: Metrics::compute(&truth, &predicted, &labels),
+        metrics: Metrics::from_confusion(confusion, &labels),
         unknown_labels,
     })
 }
 
 /// For each model input, the data's feature column that feeds it.
-fn feature_columns(model: &LoadedModel, data: &Dataset) -> Result<Vec<usize>, EvaluationError> {
+fn feature_columns(
+    model: &LoadedModel,
+    data_features: &[String],
+) -> Result<Vec<usize>, EvaluationError> {
     let by_name: Option<Vec<usize>> = (!model.feature_names.is_empty())
         .then(|| {
             model
                 .feature_names
                 .iter()
-                .map(|name| data.feature_names.iter().position(|f| f == name))
+                .map(|name| data_features.iter().position(|f| f == name))
                 .collect()
         })
         .flatten();
     if let Some(columns) = by_name {
         return Ok(columns);
     }
-    if data.n_features() == model.n_features {
+    if data_features.len() == model.n_features {
         return Ok((0..model.n_features).collect());
     }
     match model
         .feature_names
         .iter()
-        .find(|name| !data.feature_names.contains(name))
+        .find(|name| !data_features.contains(name))
     {
         Some(missing) => Err(EvaluationError::MissingFeature {
             missing: missing.clone(),
-            found: data.n_features(),
+            found: data_features.len(),
             expected: model.n_features,
         }),
         None => Err(EvaluationError::FeatureCount {
-            found: data.n_features(),
+            found: data_features.len(),
             expected: model.n_features,
         }),
     }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use maas::data::{Dataset, BUNDLED_DIGITS_NAME};
+use maas::data::{CsvRows, Dataset, BUNDLED_DIGITS_NAME};
 use maas::datagen::{self, DataSpec};
 use maas::evaluation;
 use maas::inference::LoadedModel;
@@ -68,6 +68,10 @@ struct TrainArgs {
     /// Name of the label column.
     #[arg(long, default_value = "label")]
     label_column: String,
+    /// Refuse a data set whose values need more memory than this (4 bytes a value); the file
+    /// itself streams through and is never held.
+    #[arg(long, default_value_t = maas::data::DEFAULT_MAX_DATA_MIB)]
+    max_data_mib: usize,
     /// Hidden layer widths, comma-separated (e.g. 256,128).
     #[arg(long, value_delimiter = ',', default_value = "512")]
     hidden: Vec<usize>,
@@ -354,19 +358,37 @@ fn open_store(location: StoreLocation) -> Store {
     }
 }
 
-/// Reads a labelled data set from a path or an s3:// URL.
-async fn read_dataset(path: &Path, label_column: &str) -> Result<Dataset> {
-    let text = path.to_string_lossy();
-    if text.starts_with("s3://") {
-        let bytes = store::read_url(&text).await?;
-        return Ok(Dataset::from_reader(bytes.as_slice(), &text, label_column)?);
+/// A data file (a path or an s3:// URL) as a blocking reader, for a blocking task.
+async fn open_data(path: &Path) -> Result<Box<dyn std::io::Read + Send>> {
+    let url = path.to_string_lossy();
+    if url.starts_with("s3://") {
+        let stream = store::open_url(&url).await?;
+        return Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)));
     }
-    Ok(Dataset::from_path(path, label_column)?)
+    let file = std::fs::File::open(path).map_err(|source| maas::data::DataError::Read {
+        path: url.to_string(),
+        source,
+    })?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// Reads a labelled data set from a path or an s3:// URL, streaming it through the parser and
+/// keeping at most `max_mib` MiB of values.
+async fn read_dataset(path: &Path, label_column: &str, max_mib: usize) -> Result<Dataset> {
+    let source = path.to_string_lossy().to_string();
+    let reader = open_data(path).await?;
+    let label_column = label_column.to_string();
+    let dataset = tokio::task::spawn_blocking(move || {
+        Dataset::from_reader_within(reader, &source, &label_column, max_mib)
+    })
+    .await
+    .context("the data reader stopped")??;
+    Ok(dataset)
 }
 
 async fn train(args: TrainArgs) -> Result<()> {
     let data = match &args.data {
-        Some(path) => read_dataset(path, &args.label_column).await?,
+        Some(path) => read_dataset(path, &args.label_column, args.max_data_mib).await?,
         None => Dataset::bundled_digits()?,
     };
     let name = match args.name {
@@ -466,9 +488,17 @@ async fn eval(args: EvalArgs) -> Result<()> {
         }
         model.labels = labels;
     }
-    let data = read_dataset(&args.data, &args.label_column).await?;
-    let outcome = evaluation::evaluate(&model, &data)
-        .with_context(|| format!("cannot evaluate {reference} on {}", args.data.display()))?;
+    // the data streams through the model one batch at a time, whatever its size
+    let source = args.data.to_string_lossy().to_string();
+    let reader = open_data(&args.data).await?;
+    let label_column = args.label_column.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let rows = CsvRows::new(reader, &source, &label_column)?;
+        evaluation::evaluate(&model, rows, &source)
+    })
+    .await
+    .context("the evaluation stopped")?
+    .with_context(|| format!("cannot evaluate {reference} on {}", args.data.display()))?;
     if !outcome.unknown_labels.is_empty() {
         eprintln!(
             "warning: {} has labels the model does not know ({}); their rows count as errors",

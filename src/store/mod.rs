@@ -331,34 +331,43 @@ impl Backend {
     }
 }
 
-/// Reads one object named by `s3://bucket/key`, or a local file.
-pub async fn read_url(url: &str) -> Result<Vec<u8>, StoreError> {
-    let backend = match url.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
-        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => (
-            S3Backend::new(bucket.to_string(), String::new()),
-            key.to_string(),
-        ),
-        _ if url.starts_with("s3://") => {
-            return Err(StoreError::InvalidReference {
-                reference: url.to_string(),
-                reason: "an S3 object is s3://bucket/key".into(),
-            })
-        }
-        _ => {
-            return tokio::fs::read(url).await.map_err(|source| StoreError::Io {
+/// Opens one object named by `s3://bucket/key`, or a local file, as a stream: a large data
+/// set is parsed while it arrives, never held whole.
+pub async fn open_url(
+    url: &str,
+) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
+    let Some((backend, key)) = s3_object(url)? else {
+        let file = tokio::fs::File::open(url)
+            .await
+            .map_err(|source| StoreError::Io {
                 action: "read",
                 path: url.to_string(),
                 source,
-            })
-        }
+            })?;
+        return Ok(Box::new(file));
     };
-    let (backend, key) = backend;
-    backend
-        .get(&key)
+    let body = backend
+        .open(&key)
         .await?
         .ok_or_else(|| StoreError::NoSuchFile {
             path: url.to_string(),
-        })
+        })?;
+    Ok(Box::new(body.into_async_read()))
+}
+
+/// The backend and key of an `s3://bucket/key` URL; `None` for anything else.
+fn s3_object(url: &str) -> Result<Option<(S3Backend, String)>, StoreError> {
+    match url.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
+        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Some((
+            S3Backend::new(bucket.to_string(), String::new()),
+            key.to_string(),
+        ))),
+        _ if url.starts_with("s3://") => Err(StoreError::InvalidReference {
+            reference: url.to_string(),
+            reason: "an S3 object is s3://bucket/key".into(),
+        }),
+        _ => Ok(None),
+    }
 }
 
 /// A model store at one location.

@@ -195,6 +195,23 @@ impl S3Backend {
         &self,
         key: &str,
     ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
+        let Some(output) = self.get_object(key).await? else {
+            return Ok(None);
+        };
+        let etag = output.e_tag().map(str::to_string);
+        let bytes = collect_body(output.body, || self.describe(key)).await?;
+        Ok(Some((bytes.to_vec(), etag)))
+    }
+
+    /// An object's body as a stream, for reading large objects without holding them.
+    pub async fn open(&self, key: &str) -> Result<Option<ByteStream>, StoreError> {
+        Ok(self.get_object(key).await?.map(|output| output.body))
+    }
+
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
         let response = client()
             .await
             .get_object()
@@ -213,9 +230,7 @@ impl S3Backend {
             }
             Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
         };
-        let etag = output.e_tag().map(str::to_string);
-        let bytes = collect_body(output.body, || self.describe(key)).await?;
-        Ok(Some((bytes.to_vec(), etag)))
+        Ok(Some(output))
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
