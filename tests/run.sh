@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: installs the Python judges (onnx checker, onnxruntime) the
-# integration tests call, then `cargo test --release` (one profile, shared with `maas` itself).
+# integration tests call and GNU time, then `cargo test --release` (one profile, shared with `maas` itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt
+# GNU time measures peak memory in tests/data_faults.rs
+if [ ! -x /usr/bin/time ]; then
+  apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+fi
 cargo test --release --workspace "$@"
