@@ -9,6 +9,14 @@ use common::*;
 use maas::data::Dataset;
 use serde_json::Value;
 
+/// `maas eval --json` of `model` on the CSV at `data`.
+fn eval_json(model: &str, data: &str) -> Value {
+    serde_json::from_str(&maas_ok(&[
+        "eval", "--model", model, "--data", data, "--json",
+    ]))
+    .unwrap()
+}
+
 /// Writes rows of the bundled digits as a labelled CSV, `relabel` changing some labels.
 fn write_digits_csv(path: &Path, rows: &[usize], relabel: impl Fn(usize, &str) -> String) {
     let data = Dataset::bundled_digits().unwrap();
@@ -42,15 +50,7 @@ fn eval_on_a_models_test_rows_reproduces_its_reported_metrics() {
     write_digits_csv(&csv, &test_rows, |_, label| label.to_string());
     let model = format!("{}/digits@1", store.display());
 
-    let json: Value = serde_json::from_str(&maas_ok(&[
-        "eval",
-        "--model",
-        &model,
-        "--data",
-        csv.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let json = eval_json(&model, csv.to_str().unwrap());
     assert_eq!(json["metrics"], manifest["metrics"]);
     assert_eq!(json["unknown_labels"], serde_json::json!([]));
 
@@ -99,15 +99,7 @@ fn eval_of_a_third_party_onnx_matches_onnxruntime() {
         .filter(|(l, p)| l.as_str().unwrap().parse::<u64>().ok() == p.as_u64())
         .count();
 
-    let json: Value = serde_json::from_str(&maas_ok(&[
-        "eval",
-        "--model",
-        model,
-        "--data",
-        data.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let json = eval_json(model, data.to_str().unwrap());
     let m = &json["metrics"];
     assert_eq!(m["rows"], 1797);
     assert_eq!(
@@ -220,13 +212,7 @@ fn feature_columns_are_matched_by_name_in_any_order() {
     let ordered = dir.join("ordered.csv");
     write_digits_csv(&ordered, &(0..200).collect::<Vec<_>>(), |_, l| l.into());
     let model = format!("{}/digits", store.display());
-    let metrics = |path: &str| -> Value {
-        serde_json::from_str::<Value>(&maas_ok(&[
-            "eval", "--model", &model, "--data", path, "--json",
-        ]))
-        .unwrap()["metrics"]
-            .clone()
-    };
+    let metrics = |path: &str| eval_json(&model, path)["metrics"].clone();
     let same = metrics(ordered.to_str().unwrap());
     assert_eq!(metrics(&reversed), same);
     assert!(same["accuracy"].as_f64().unwrap() > 0.95);
@@ -242,15 +228,10 @@ fn a_file_of_one_class_can_be_evaluated() {
     let dir = scratch("eval-sevens");
     let csv = dir.join("sevens.csv");
     write_digits_csv(&csv, &sevens, |_, l| l.into());
-    let json: Value = serde_json::from_str(&maas_ok(&[
-        "eval",
-        "--model",
+    let json = eval_json(
         &format!("{}/digits", store.display()),
-        "--data",
         csv.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    );
     let m = &json["metrics"];
     assert_eq!(m["rows"], sevens.len());
     assert_eq!(m["per_class"][7]["support"], sevens.len());

@@ -9,6 +9,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# the byte layout of fuzz_targets/http_request.rs: keep these tables in step with it
 ROUTES = [
     ("POST", "/predict"),
     ("POST", "/v2/models/digits/infer"),

@@ -54,19 +54,120 @@ pub fn sanitize_event(mut event: Value) -> Value {
             headers.retain(|name, _| !name.eq_ignore_ascii_case(INVALID_BODY_HEADER));
         }
     }
+    if let Some(reason) = uri_problem(&event) {
+        return refuse(neutral_uri(event), reason);
+    }
     let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
     let body = event.get("body").and_then(Value::as_str);
     if let (true, Some(body)) = (encoded, body) {
         if let Err(e) = base64::engine::general_purpose::STANDARD.decode(body) {
             let reason =
                 format!("the request body is marked isBase64Encoded but is not valid base64: {e}");
-            event["body"] = Value::String(String::new());
-            event["isBase64Encoded"] = Value::Bool(false);
-            if !event.get("headers").is_some_and(Value::is_object) {
-                event["headers"] = Value::Object(Default::default());
-            }
-            event["headers"][INVALID_BODY_HEADER] = Value::String(reason);
+            return refuse(event, reason);
         }
+    }
+    event
+}
+
+/// Empties an event's body and passes `reason` on to [`prepare`], which answers 400.
+fn refuse(mut event: Value, reason: String) -> Value {
+    event["body"] = Value::String(String::new());
+    event["isBase64Encoded"] = Value::Bool(false);
+    if !event.get("headers").is_some_and(Value::is_object) {
+        event["headers"] = Value::Object(Default::default());
+    }
+    event["headers"][INVALID_BODY_HEADER] = Value::String(reason);
+    event
+}
+
+/// A header of an event (either header map, any case): its value, or the first of several.
+fn event_header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+    ["headers", "multiValueHeaders"].iter().find_map(|key| {
+        let (_, value) = event
+            .get(*key)?
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        value
+            .as_str()
+            .or_else(|| value.as_array()?.first()?.as_str())
+    })
+}
+
+/// Why lambda_http could not build a request URI from this event, if it could not.
+///
+/// lambda_http joins the X-Forwarded-Proto header, the Host header (or the request context's
+/// domain name), the stage and the path into a URL and unwraps the parse, then unwraps the
+/// request build with the raw query string: a crafted event (found by fuzzing) panics there.
+/// API Gateway never sends such events, but a direct invocation can.
+fn uri_problem(event: &Value) -> Option<String> {
+    let context = event.get("requestContext");
+    let host = event_header(event, "host").or_else(|| context?.get("domainName")?.as_str());
+    let scheme = event_header(event, "x-forwarded-proto").unwrap_or("https");
+    let stage = context
+        .and_then(|c| c.get("stage"))
+        .and_then(Value::as_str)
+        .filter(|s| *s != "$default");
+    let query = event
+        .get("rawQueryString")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for key in ["rawPath", "path"] {
+        let Some(path) = event.get(key).and_then(Value::as_str) else {
+            continue;
+        };
+        let staged = match stage {
+            Some(stage) if !path.starts_with(&format!("/{stage}/")) => format!("/{stage}{path}"),
+            _ => path.to_string(),
+        };
+        let url = match host {
+            Some(host) => url::Url::parse(&format!("{scheme}://{host}{staged}")).map(String::from),
+            None => {
+                url::Url::parse(&format!("http://localhost{staged}")).map(|u| u.path().to_string())
+            }
+        };
+        let uri = match url {
+            Ok(url) if query.is_empty() => url,
+            Ok(url) => format!("{url}?{query}"),
+            Err(e) => {
+                return Some(format!(
+                    "the event's host, scheme and path do not form a URL ({e})"
+                ))
+            }
+        };
+        if let Err(e) = uri.parse::<axum::http::Uri>() {
+            return Some(format!(
+                "the event's path and query do not form a URI ({e})"
+            ));
+        }
+    }
+    None
+}
+
+/// The event with a host, scheme, path and query lambda_http can always parse.
+fn neutral_uri(mut event: Value) -> Value {
+    for key in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event.get_mut(key).and_then(Value::as_object_mut) {
+            headers.retain(|name, _| {
+                !name.eq_ignore_ascii_case("host")
+                    && !name.eq_ignore_ascii_case("x-forwarded-proto")
+            });
+        }
+    }
+    for key in ["rawPath", "path"] {
+        if event.get(key).is_some() {
+            event[key] = Value::String("/".into());
+        }
+    }
+    if event.get("rawQueryString").is_some() {
+        event["rawQueryString"] = Value::String(String::new());
+    }
+    if let Some(context) = event
+        .get_mut("requestContext")
+        .and_then(Value::as_object_mut)
+    {
+        context.insert("domainName".into(), Value::String("localhost".into()));
+        context.insert("stage".into(), Value::String("$default".into()));
     }
     event
 }

@@ -139,7 +139,41 @@ async fn what_only_events_carry_is_refused_cleanly() {
     let mut v1 = template("apigw-v1.json");
     v1["isBase64Encoded"] = json!(true);
     v1["body"] = json!("\u{1F4A3}");
+    // events whose host, scheme, path or query lambda_http cannot turn into a URI (it would
+    // panic; the first was found by the lambda_event fuzz target)
+    let mut bad_host = template("apigw-v2.json");
+    bad_host["headers"]["host"] = json!("abc123.execute-api.eu]west-1.amazonaws.com");
+    let mut bad_scheme = template("apigw-v1.json");
+    bad_scheme["headers"]["X-Forwarded-Proto"] = json!("ht tp");
+    let mut bad_port = template("apigw-v2.json");
+    bad_port["rawPath"] = json!(":99999/predict");
+    let mut bad_query = template("function-url.json");
+    bad_query["rawQueryString"] = json!("a=\"b c\"");
     let cases: Vec<(&str, Value, u64, &str)> = vec![
+        (
+            "v2 host that is not a host",
+            bad_host,
+            400,
+            "the event's host, scheme and path do not form a URL",
+        ),
+        (
+            "v1 scheme that is not a scheme",
+            bad_scheme,
+            400,
+            "do not form a URL",
+        ),
+        (
+            "v2 path that reads as a port",
+            bad_port,
+            400,
+            "do not form a URL",
+        ),
+        (
+            "function URL query with spaces",
+            bad_query,
+            400,
+            "the event's path and query do not form a URI",
+        ),
         (
             "v2 invalid base64",
             v2,
