@@ -441,8 +441,10 @@ async fn train(args: TrainArgs) -> Result<()> {
     };
     let outcome = pipeline::train_and_publish(&job, &mut bars).await?;
     let m = &outcome.manifest;
-    if let Some(t) = &m.description.training {
-        let kept = &t.history[t.kept_epoch.saturating_sub(1).min(t.history.len() - 1)];
+    let training = m.description.training.as_ref();
+    if let Some((t, kept)) =
+        training.and_then(|t| Some((t, t.history.iter().find(|e| e.epoch == t.kept_epoch)?)))
+    {
         println!(
             "ran {} of {} epochs; kept epoch {} (validation loss {:.4}, accuracy {:.4})",
             t.epochs_run,

@@ -112,10 +112,15 @@ fn uri_problem(event: &Value) -> Option<String> {
         .get("rawQueryString")
         .and_then(Value::as_str)
         .unwrap_or("");
-    for key in ["rawPath", "path"] {
-        let Some(path) = event.get(key).and_then(Value::as_str) else {
-            continue;
-        };
+    // lambda_http takes a missing path as empty
+    let mut paths: Vec<&str> = ["rawPath", "path"]
+        .iter()
+        .filter_map(|key| event.get(*key)?.as_str())
+        .collect();
+    if paths.is_empty() {
+        paths.push("");
+    }
+    for path in paths {
         let staged = match stage {
             Some(stage) if !path.starts_with(&format!("/{stage}/")) => format!("/{stage}{path}"),
             _ => path.to_string(),

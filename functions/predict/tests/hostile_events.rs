@@ -147,6 +147,9 @@ async fn what_only_events_carry_is_refused_cleanly() {
     bad_scheme["headers"]["X-Forwarded-Proto"] = json!("ht tp");
     let mut bad_port = template("apigw-v2.json");
     bad_port["rawPath"] = json!(":99999/predict");
+    let mut no_path_bad_port = template("apigw-v2.json");
+    no_path_bad_port.as_object_mut().unwrap().remove("rawPath");
+    no_path_bad_port["headers"]["host"] = json!("example.c:om");
     let mut bad_query = template("function-url.json");
     bad_query["rawQueryString"] = json!("a=\"b c\"");
     let cases: Vec<(&str, Value, u64, &str)> = vec![
