@@ -172,6 +172,12 @@ async fn what_only_events_carry_is_refused_cleanly() {
             "do not form a URL",
         ),
         (
+            "v2 without a path, a host with a bad port",
+            no_path_bad_port,
+            400,
+            "do not form a URL",
+        ),
+        (
             "function URL query with spaces",
             bad_query,
             400,
