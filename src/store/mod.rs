@@ -331,43 +331,26 @@ impl Backend {
     }
 }
 
-/// Opens one object named by `s3://bucket/key`, or a local file, as a stream: a large data
-/// set is parsed while it arrives, never held whole.
+/// Opens the object an `s3://bucket/key` URL names as a stream: a large data set is parsed
+/// while it arrives, never held whole.
 pub async fn open_url(
     url: &str,
 ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
-    let Some((backend, key)) = s3_object(url)? else {
-        let file = tokio::fs::File::open(url)
-            .await
-            .map_err(|source| StoreError::Io {
-                action: "read",
-                path: url.to_string(),
-                source,
-            })?;
-        return Ok(Box::new(file));
-    };
-    let body = backend
-        .open(&key)
+    let (bucket, key) = url
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| StoreError::InvalidReference {
+            reference: url.to_string(),
+            reason: "an S3 object is s3://bucket/key".into(),
+        })?;
+    let body = S3Backend::new(bucket.to_string(), String::new())
+        .open(key)
         .await?
         .ok_or_else(|| StoreError::NoSuchFile {
             path: url.to_string(),
         })?;
     Ok(Box::new(body.into_async_read()))
-}
-
-/// The backend and key of an `s3://bucket/key` URL; `None` for anything else.
-fn s3_object(url: &str) -> Result<Option<(S3Backend, String)>, StoreError> {
-    match url.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
-        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Some((
-            S3Backend::new(bucket.to_string(), String::new()),
-            key.to_string(),
-        ))),
-        _ if url.starts_with("s3://") => Err(StoreError::InvalidReference {
-            reference: url.to_string(),
-            reason: "an S3 object is s3://bucket/key".into(),
-        }),
-        _ => Ok(None),
-    }
 }
 
 /// A model store at one location.
