@@ -224,7 +224,7 @@ fn value_info(name: &str, width: usize) -> pb::ValueInfoProto {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "train"))]
 mod tests {
     use super::*;
     use crate::training::{train, Silent, TrainConfig, TrainingData};

@@ -4,14 +4,14 @@
 //!
 //! - [`data`]: reading labelled CSV data sets and splitting them.
 //! - [`datagen`]: synthetic data sets of any shape (the reference benchmark shape).
-//! - [`training`]: the MLP classifier trained with candle's autodiff and Adam.
+//! - [`training`]: the MLP classifier; trained with candle's autodiff and Adam (feature `train`).
 //! - [`evaluation`]: accuracy, precision, recall, F1 and the confusion matrix.
 //! - [`export`]: writing a trained model as ONNX with `tract_onnx::pb`.
 //! - [`manifest`]: the JSON description published beside each model.
-//! - [`pipeline`]: the `maas train` job end to end.
+//! - `pipeline`: the `maas train` job end to end (feature `train`, on by default).
 //! - [`store`]: the versioned model store and model references.
 //! - [`inference`]: loading an ONNX model with tract and running it.
-//! - [`report`]: the model card and the training report's pictures.
+//! - `report`: the model card and the training report's pictures (feature `train`).
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
 
@@ -21,8 +21,10 @@ pub mod evaluation;
 pub mod export;
 pub mod inference;
 pub mod manifest;
+#[cfg(feature = "train")]
 pub mod pipeline;
 pub mod protocol;
+#[cfg(feature = "train")]
 pub mod report;
 pub mod server;
 pub mod store;

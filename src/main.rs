@@ -105,6 +105,11 @@ struct TrainArgs {
     /// Seed of the split, the initial weights and the batch order: same seed, same model bytes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Threads for training's matrix products and element-wise steps. On the reference model
+    /// (batch 32) one thread measured fastest on 2 cores (see BENCHMARKS.md); more can pay for
+    /// wider layers or larger batches.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
 }
 
 #[derive(Args)]
@@ -228,6 +233,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Train(args) = &cli.command {
+        // candle sizes its GEMM threads by RAYON_NUM_THREADS and its element-wise thread pool
+        // by CANDLE_NUM_THREADS, read when they first run: set both before any thread starts
+        let threads = args.threads.to_string();
+        std::env::set_var("RAYON_NUM_THREADS", &threads);
+        std::env::set_var("CANDLE_NUM_THREADS", &threads);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -452,6 +464,13 @@ async fn train(args: TrainArgs) -> Result<()> {
             t.kept_epoch,
             kept.validation_loss,
             kept.validation_accuracy
+        );
+        println!(
+            "training: {} rows × {} epochs in {:.2} s ({:.0} samples/s)",
+            t.data.training_rows,
+            t.epochs_run,
+            outcome.training_seconds,
+            outcome.samples_per_second
         );
     }
     println!("\ntest {}", outcome.metrics);

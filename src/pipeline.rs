@@ -29,6 +29,10 @@ pub struct TrainJob {
 pub struct TrainOutcome {
     pub manifest: Manifest,
     pub metrics: Metrics,
+    /// Wall time of the training loop (every epoch, its validation pass included).
+    pub training_seconds: f64,
+    /// Training rows times epochs run, per second of `training_seconds`.
+    pub samples_per_second: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,7 @@ pub async fn train_and_publish(
     let (train_x, train_y) = data.gather(&train_rows);
     let (validation_x, validation_y) = data.gather(&validation_rows);
     let (held_out_x, held_out_y) = data.gather(&held_out_rows);
+    let started = std::time::Instant::now();
     let model = training::train(
         &TrainingData {
             train_x: &train_x,
@@ -76,6 +81,9 @@ pub async fn train_and_publish(
         &job.config,
         observer,
     )?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    let samples_per_second =
+        (train_rows.len() * model.history.len()) as f64 / training_seconds.max(1e-9);
     let probabilities = model.predict_proba(&held_out_x)?;
     let predicted = argmax_rows(&probabilities, data.classes.len());
     let metrics = Metrics::compute(&held_out_y, &predicted, &data.classes);
@@ -148,7 +156,12 @@ pub async fn train_and_publish(
             pictures.into_iter().chain([card]).collect()
         })
         .await?;
-    Ok(TrainOutcome { manifest, metrics })
+    Ok(TrainOutcome {
+        manifest,
+        metrics,
+        training_seconds,
+        samples_per_second,
+    })
 }
 
 /// The training and test rows of a job: the same stratified draw for a given seed and
