@@ -71,6 +71,9 @@ fn request_body(rows: usize) -> String {
 }
 
 fn benches(c: &mut Criterion) {
+    if let Ok(threads) = std::env::var("MAAS_INFERENCE_THREADS") {
+        maas::inference::set_threads(threads.parse().expect("threads")).expect("pool");
+    }
     let dir = bench_dir();
     let onnx = reference_onnx();
     std::fs::write(dir.join("reference.onnx"), &onnx).expect("write model");

@@ -8,6 +8,25 @@ use tract_onnx::prelude::*;
 
 use crate::export::{FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME};
 
+/// Sets how many threads tract's matrix products use in this process: `1` runs them on the
+/// calling thread; more run large products on a thread pool of that size.
+///
+/// Returns an error message when the pool cannot be started (the caller keeps one thread).
+pub fn set_threads(threads: usize) -> Result<(), String> {
+    use tract_linalg::multithread::{set_default_executor, Executor};
+    if threads <= 1 {
+        set_default_executor(Executor::SingleThread);
+        return Ok(());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("maas-inference-{i}"))
+        .num_threads(threads)
+        .build()
+        .map_err(|e| format!("cannot start {threads} inference threads: {e}"))?;
+    set_default_executor(Executor::MultiThread(Arc::new(pool)));
+    Ok(())
+}
+
 /// Name, element type and shape of a model input or output; `-1` marks a symbolic dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorSpec {

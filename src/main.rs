@@ -722,6 +722,9 @@ async fn models(command: ModelsCommand) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let config = ServerConfig::from_env()?;
+    if let Err(e) = maas::inference::set_threads(config.inference_threads) {
+        tracing::warn!("{e}; inference runs on one thread");
+    }
     let reference: ModelRef = args.model.parse()?;
     let handle = ModelHandle::load(reference.clone(), config.refresh).await;
     let model = handle

@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub refresh: Option<Duration>,
     /// Print one CloudWatch EMF line per prediction (`MAAS_EMF`, on in Lambda).
     pub emit_metrics: bool,
+    /// Threads for tract's matrix products (`MAAS_INFERENCE_THREADS`; default: the cores this
+    /// process may use). Apply with [`crate::inference::set_threads`].
+    pub inference_threads: usize,
 }
 
 /// Lambda's synchronous invocation payload limit.
@@ -31,6 +34,7 @@ impl Default for ServerConfig {
             max_body_bytes: LAMBDA_MAX_BODY_BYTES,
             refresh: None,
             emit_metrics: false,
+            inference_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -45,7 +49,8 @@ pub struct ConfigError {
 }
 
 impl ServerConfig {
-    /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS` and `MAAS_EMF`
+    /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF` and
+    /// `MAAS_INFERENCE_THREADS`
     /// over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -74,6 +79,9 @@ impl ServerConfig {
             config.max_body_bytes = n as usize;
         }
         config.refresh = positive("MAAS_REFRESH_SECONDS")?.map(Duration::from_secs);
+        if let Some(n) = positive("MAAS_INFERENCE_THREADS")? {
+            config.inference_threads = n.min(1024) as usize;
+        }
         if let Some(v) = lookup("MAAS_EMF") {
             config.emit_metrics = match v.trim() {
                 "1" | "true" | "on" | "yes" => true,
