@@ -1,10 +1,17 @@
-"""Cold start, side by side: process start -> model loaded -> first prediction answered over
-HTTP, and the peak RSS of the serving process, for `maas serve` and a Python + onnxruntime server.
+"""Cold start, side by side, in two forms; each side started alternately RUNS times, medians.
+
+- `predict`: process start -> model loaded from a local folder store (alias resolved, sha256
+  checked) -> first answer printed: `maas predict --model STORE/reference@latest` against
+  `ort_predict.py` (Python + onnxruntime doing the same). Wall time and the peak RSS of the
+  process (`ru_maxrss` from wait4).
+- `serve`: process start -> model loaded -> first prediction answered over HTTP on loopback,
+  `maas serve` against `ort_server.py`; peak RSS is the server's `VmHWM`.
 
 usage: cold_start.py MAAS_BINARY PYTHON BENCH_DIR [RUNS]   (prints JSON)
-The two are started alternately, RUNS times each, on free loopback ports.
+BENCH_DIR holds reference.onnx, batch1.json and the folder store `store/` with `reference`.
 """
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -49,21 +56,46 @@ def first_answer(command, port, body, timeout=30.0):
         process.wait()
 
 
+def run_measured(command):
+    """Wall seconds to the end of `command` and its peak RSS in KiB (wait4's ru_maxrss)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or not json.loads(out)["predictions"]:
+        raise RuntimeError(f"{command[0]} failed with {process.returncode}")
+    return elapsed, usage.ru_maxrss
+
+
+def medians(runs):
+    return {"cold_start_s": statistics.median(t for t, _ in runs),
+            "peak_rss_kib": statistics.median(r for _, r in runs)}
+
+
 def main():
     maas, python, bench_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 10
-    body = open(f"{bench_dir}/batch1.json", "rb").read()
+    request = f"{bench_dir}/batch1.json"
+    body = open(request, "rb").read()
     model = f"{bench_dir}/reference.onnx"
-    results = {"maas": [], "python_ort": []}
+    store = f"{bench_dir}/store"
+    predict = {"maas": [], "python_ort": []}
+    serve = {"maas": [], "python_ort": []}
     for _ in range(runs):
+        predict["maas"].append(run_measured(
+            [maas, "predict", "--model", f"{store}/reference@latest", "--input", request]))
+        predict["python_ort"].append(run_measured(
+            [python, "benches/ort_predict.py", store, "reference", "latest", request]))
         port = free_port()
-        results["maas"].append(first_answer([maas, "serve", "--model", model, "--port", str(port)], port, body))
+        serve["maas"].append(first_answer([maas, "serve", "--model", model, "--port", str(port)], port, body))
         port = free_port()
-        results["python_ort"].append(first_answer([python, "benches/ort_server.py", model, str(port)], port, body))
+        serve["python_ort"].append(first_answer([python, "benches/ort_server.py", model, str(port)], port, body))
     print(json.dumps({
-        side: {"cold_start_s": statistics.median(t for t, _ in runs_),
-               "peak_rss_kib": statistics.median(r for _, r in runs_)}
-        for side, runs_ in results.items()
+        "runs": runs,
+        "predict": {side: medians(r) for side, r in predict.items()},
+        "serve": {side: medians(r) for side, r in serve.items()},
     }))
 
 

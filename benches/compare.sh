@@ -1,18 +1,62 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of maas (tract) and Python + onnxruntime on the same reference ONNX
-# (1000 -> 512 ReLU -> 10 softmax) and the same request bodies, in one run:
-#   whole handler (JSON in -> JSON out) at batch 1, 32, 256; inference alone; process cold start
-#   to the first HTTP answer; peak RSS. Prints a markdown table with ratios (see BENCHMARKS.md).
+# Side-by-side benchmark of maas and Python (onnxruntime, Keras), every figure in one run:
+#   whole handler (JSON in -> JSON out) at batch 1, 32, 256 and inference alone, on the same
+#   reference ONNX (1000 -> 512 ReLU -> 10 softmax) and the same request bodies; cold start and
+#   peak RSS of a process that loads the model from a local store and prints one answer (and of
+#   a server answering its first HTTP request); training samples/s and test accuracy against
+#   Keras on the same 20000 x 1000 data; the arm64 Lambda package size.
+# Prints a markdown table with ratios (see BENCHMARKS.md).
+#   COLD_RUNS=N   cold starts per side (default 10)
+#   EPOCHS=N      training epochs per side (default 10, the reference)
+#   SKIP_PACKAGE=1  leave out the arm64 package build (10 min the first time)
+#   LAMBDA_TARGET_DIR=DIR  where the arm64 build goes (default target/lambda-arm64; kept between runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/bench-venv
+bench=target/bench
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 numpy==2.4.6
+"$venv/bin/pip" install --quiet --disable-pip-version-check \
+  onnxruntime==1.32.0 numpy==2.4.6 tensorflow-cpu==2.21.0
+mkdir -p "$bench"
 cargo build --release --bin maas
-cargo bench --bench handler -- --warm-up-time 1 --measurement-time 5 >target/bench-criterion.log
-"$venv/bin/python" benches/ort_handler.py target/bench >target/bench/ort_handler.json
-"$venv/bin/python" benches/cold_start.py target/release/maas "$venv/bin/python" target/bench "${COLD_RUNS:-10}" >target/bench/cold_start.json
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(rustc --version)"
-python3 benches/report.py target/criterion target/bench/ort_handler.json target/bench/cold_start.json
+maas=target/release/maas
+
+# criterion: handler, inference, model load (writes reference.onnx and the bodies), one epoch
+cargo bench --bench handler -- --warm-up-time 1 --measurement-time 5 >"$bench/criterion-handler.log"
+cargo bench --bench training -- --warm-up-time 1 --measurement-time 10 >"$bench/criterion-training.log"
+"$venv/bin/python" benches/ort_handler.py "$bench" >"$bench/ort_handler.json"
+
+# the same model in a local folder store for the cold starts
+rm -rf "$bench/store"
+"$maas" publish --onnx "$bench/reference.onnx" --name reference --store "$bench/store" >/dev/null
+"$venv/bin/python" benches/cold_start.py "$maas" "$venv/bin/python" "$bench" "${COLD_RUNS:-10}" >"$bench/cold_start.json"
+
+# training on the reference shape: 20000 rows x 1000 features, 10 classes
+if [ ! -f "$bench/reference.csv" ]; then
+  "$maas" datagen --output "$bench/reference.csv" >/dev/null
+fi
+rm -rf "$bench/train-store"
+"$venv/bin/python" benches/train_compare.py "$maas" "$venv/bin/python" "$bench/reference.csv" \
+  "${EPOCHS:-10}" "$bench/train-store" >"$bench/training.json"
+
+# the Lambda package, as the issue and infra/README.md build it
+if [ "${SKIP_PACKAGE:-0}" != 1 ]; then
+  lambda_target=$(realpath -m "${LAMBDA_TARGET_DIR:-target/lambda-arm64}")
+  log=$(realpath -m "$bench/package.log")
+  (cd functions/predict && CARGO_TARGET_DIR="$lambda_target" \
+    cargo lambda build --release --arm64 --output-format zip >/dev/null 2>"$log")
+  python3 - "$bench/package.json" "$lambda_target/lambda/predict/bootstrap.zip" <<'PY'
+import json, os, sys, zipfile
+path = sys.argv[2]
+with zipfile.ZipFile(path) as z:
+    bootstrap = z.getinfo("bootstrap").file_size
+json.dump({"zip_bytes": os.path.getsize(path), "bootstrap_bytes": bootstrap}, open(sys.argv[1], "w"))
+PY
+else
+  rm -f "$bench/package.json"
+fi
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(rustc --version), $("$venv/bin/python" --version)"
+python3 benches/report.py target/criterion "$bench"

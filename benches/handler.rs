@@ -1,6 +1,7 @@
 //! Handler, inference and model-load benchmarks on the reference model (1000 → 512 ReLU → 10
 //! softmax): whole HTTP handler in-process (JSON bytes in → JSON bytes out through the router)
-//! and raw tract inference, at batch 1, 32 and 256.
+//! and raw tract inference, at batch 1, 32 and 256, with the inference threads `maas serve`
+//! uses (`MAAS_INFERENCE_THREADS`, by default the cores), plus batch 256 on one thread.
 //!
 //! Also writes the model and the request bodies to `target/bench/` so that
 //! `benches/compare.sh` runs onnxruntime on exactly the same ONNX and rows.
@@ -71,9 +72,12 @@ fn request_body(rows: usize) -> String {
 }
 
 fn benches(c: &mut Criterion) {
-    if let Ok(threads) = std::env::var("MAAS_INFERENCE_THREADS") {
-        maas::inference::set_threads(threads.parse().expect("threads")).expect("pool");
-    }
+    // as `maas serve` runs: MAAS_INFERENCE_THREADS, by default the cores
+    let config = ServerConfig {
+        max_body_bytes: 64 << 20,
+        ..ServerConfig::from_env().expect("configuration")
+    };
+    maas::inference::set_threads(config.inference_threads).expect("inference threads");
     let dir = bench_dir();
     let onnx = reference_onnx();
     std::fs::write(dir.join("reference.onnx"), &onnx).expect("write model");
@@ -93,10 +97,6 @@ fn benches(c: &mut Criterion) {
         sha256: maas::store::sha256_hex(&onnx),
         model: model.clone(),
         load_time: Default::default(),
-    };
-    let config = ServerConfig {
-        max_body_bytes: 64 << 20,
-        ..Default::default()
     };
     let app = router(ModelHandle::fixed(served), config);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -128,18 +128,29 @@ fn benches(c: &mut Criterion) {
     }
     handler.finish();
 
+    let rows = |b: usize| -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(b as u64);
+        (0..b * FEATURES)
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect()
+    };
     let mut inference = c.benchmark_group("inference");
     for &b in &BATCHES {
-        let mut rng = ChaCha8Rng::seed_from_u64(b as u64);
-        let x: Vec<f32> = (0..b * FEATURES)
-            .map(|_| rng.random_range(-3.0..3.0))
-            .collect();
         inference.throughput(Throughput::Elements(b as u64));
-        inference.bench_with_input(BenchmarkId::from_parameter(b), &x, |bench, x| {
+        inference.bench_with_input(BenchmarkId::from_parameter(b), &rows(b), |bench, x| {
             bench.iter(|| model.predict(x, b).expect("predict"))
         });
     }
     inference.finish();
+
+    // per-core comparison with onnxruntime's single-threaded session
+    maas::inference::set_threads(1).expect("one thread");
+    let mut single = c.benchmark_group("inference_1_thread");
+    single.throughput(Throughput::Elements(256));
+    single.bench_with_input(BenchmarkId::from_parameter(256), &rows(256), |bench, x| {
+        bench.iter(|| model.predict(x, 256).expect("predict"))
+    });
+    single.finish();
 }
 
 criterion_group!(name = handler; config = Criterion::default().sample_size(30); targets = benches);

@@ -4,9 +4,10 @@ usage: ort_handler.py BENCH_DIR   (reads reference.onnx and batch{1,32,256}.json
 
 The handler does what a Python Lambda handler does: json.loads -> numpy float32 -> session.run
 -> labelled JSON answer (json.dumps). Reported: median seconds per request, and session.run
-alone.
+alone (default threads, and one thread at batch 256).
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -47,7 +48,8 @@ def main():
                                    providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     labels = [f"class{c}" for c in range(10)]
-    results = {"onnxruntime": ort.__version__, "numpy": np.__version__, "handler": {}, "session_run": {}}
+    results = {"onnxruntime": ort.__version__, "numpy": np.__version__,
+               "threads": os.cpu_count(), "handler": {}, "session_run": {}}
     for batch in (1, 32, 256):
         with open(f"{bench_dir}/batch{batch}.json") as f:
             body = f.read()
@@ -55,6 +57,14 @@ def main():
         handler(session, input_name, labels, body)  # warm-up
         results["handler"][str(batch)] = median_time(lambda: handler(session, input_name, labels, body))
         results["session_run"][str(batch)] = median_time(lambda: session.run(None, {input_name: rows}))
+    # per-core comparison: one intra-op thread
+    single_options = ort.SessionOptions()
+    single_options.intra_op_num_threads = 1
+    single = ort.InferenceSession(f"{bench_dir}/reference.onnx", single_options,
+                                  providers=["CPUExecutionProvider"])
+    with open(f"{bench_dir}/batch256.json") as f:
+        rows = np.asarray(json.load(f)["inputs"], dtype=np.float32)
+    results["session_run_1_thread"] = {"256": median_time(lambda: single.run(None, {input_name: rows}))}
     print(json.dumps(results))
 
 

@@ -132,9 +132,29 @@ impl LoadedModel {
     /// `[batch, features]` and give float32 probabilities `[batch, classes]` (an output named
     /// `probabilities` is preferred; otherwise the first float32 output is used).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
-        let load = |e: TractError| InferenceError::Load(format!("{e:#}"));
         let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(load)?;
+        let proto = onnx
+            .proto_model_for_read(&mut &*bytes)
+            .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
+        Self::from_proto(&onnx, proto)
+    }
+
+    /// As [`LoadedModel::from_bytes`], releasing the file's bytes as soon as they are parsed so
+    /// that they never sit in memory beside tract's copy of the weights.
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, InferenceError> {
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut bytes.as_slice())
+            .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
+        drop(bytes);
+        Self::from_proto(&onnx, proto)
+    }
+
+    fn from_proto(
+        onnx: &tract_onnx::Onnx,
+        proto: tract_onnx::pb::ModelProto,
+    ) -> Result<Self, InferenceError> {
+        let load = |e: TractError| InferenceError::Load(format!("{e:#}"));
         let metadata = |key: &str| -> Vec<String> {
             proto
                 .metadata_props
@@ -163,9 +183,12 @@ impl LoadedModel {
             return Err(InferenceError::UnsupportedOperators { operators: missing });
         }
         let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
+        let declared_features = declared_feature_count(&proto);
+        // tract holds its own copy of the weights from here on
+        drop(proto);
         // Exporters such as skl2onnx leave the batch dimension unnamed, which tract cannot type:
         // give a float32 [batch, F] input a symbolic batch.
-        if let Some(features) = declared_feature_count(&proto) {
+        if let Some(features) = declared_features {
             let batch = inference_model.symbols.sym("batch");
             let fact = InferenceFact::dt_shape(
                 DatumType::F32,

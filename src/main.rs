@@ -240,7 +240,15 @@ fn main() -> ExitCode {
         std::env::set_var("RAYON_NUM_THREADS", &threads);
         std::env::set_var("CANDLE_NUM_THREADS", &threads);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // one thread for the one-shot commands: a process that answers once starts faster and
+    // peaks lower without a worker pool; serving and training get a worker per core
+    let runtime = match &cli.command {
+        Command::Serve(_) | Command::Train(_) => tokio::runtime::Runtime::new(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -495,7 +503,7 @@ async fn train(args: TrainArgs) -> Result<()> {
 
 async fn eval(args: EvalArgs) -> Result<()> {
     let reference: ModelRef = args.model.parse()?;
-    let fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
+    let mut fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
     let mut model = fetched
         .load()
         .with_context(|| format!("cannot load model {reference}"))?;
@@ -566,7 +574,7 @@ fn read_input(path: &Path) -> Result<String> {
 
 async fn predict(args: PredictArgs) -> Result<()> {
     let reference: ModelRef = args.model.parse()?;
-    let fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
+    let mut fetched = store::fetch_with_progress(&reference, TransferBar::for_terminal()).await?;
     let model = fetched
         .load()
         .with_context(|| format!("cannot load model {reference}"))?;

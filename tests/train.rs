@@ -82,6 +82,12 @@ fn train_prints_the_metrics_table_and_the_reference() {
     assert!(out.contains("data: "), "{out}");
     assert!(out.contains("precision  recall     f1  support"), "{out}");
     assert!(out.contains("macro avg"), "{out}");
+    // the training speed, as the benchmark reads it: 1293 training rows × 2 epochs
+    let speed = out
+        .lines()
+        .find(|l| l.starts_with("training: 1293 rows × 2 epochs in "))
+        .unwrap_or_else(|| panic!("no training line in {out}"));
+    assert!(speed.ends_with(" samples/s)"), "{speed}");
     assert!(
         out.contains("confusion matrix (rows: true label, columns: predicted)"),
         "{out}"
@@ -105,6 +111,10 @@ fn the_same_seed_gives_the_same_model_bytes_and_another_seed_does_not() {
     maas_ok(&args("7"));
     maas_ok(&args("7"));
     maas_ok(&args("8"));
+    // more threads split the same arithmetic, they do not change it
+    let mut threaded = args("7");
+    threaded.extend(["--threads", "2"]);
+    maas_ok(&threaded);
     let sha = |v: u32| {
         read_json(&store.join(format!("d/versions/{v}/manifest.json")))["model"]["sha256"].clone()
     };
@@ -118,9 +128,10 @@ fn the_same_seed_gives_the_same_model_bytes_and_another_seed_does_not() {
         "the report's pictures are reproducible too"
     );
     assert_ne!(sha(1), sha(3));
+    assert_eq!(bytes(1), bytes(4), "--threads 2 gives the same model bytes");
     assert_eq!(
         read_json(&store.join("d/aliases/latest.json"))["version"],
-        3
+        4
     );
 }
 
@@ -153,4 +164,10 @@ fn two_hidden_layers_and_penalties_train_and_export() {
     );
     assert_eq!(manifest["training"]["hyperparameters"]["l2"], 0.0001);
     assert!(manifest["metrics"]["accuracy"].as_f64().unwrap() > 0.8);
+}
+
+#[test]
+fn zero_threads_are_refused() {
+    let err = maas_err(&["train", "--threads", "0", "--epochs", "1"]);
+    assert!(err.contains("--threads"), "{err}");
 }

@@ -125,7 +125,7 @@ pub enum LoadError {
 /// Fetches (checksum verified) and loads the model a reference names.
 pub async fn load_model(reference: &ModelRef) -> Result<ServedModel, LoadError> {
     let started = Instant::now();
-    let fetched = store::fetch(reference).await?;
+    let mut fetched = store::fetch(reference).await?;
     let model = fetched.load().map_err(|source| LoadError::Model {
         reference: reference.to_string(),
         source,

@@ -172,9 +172,13 @@ pub struct FetchedModel {
 
 impl FetchedModel {
     /// Loads the model with tract; labels published in the manifest (e.g. with `maas publish
-    /// --labels`) take precedence over the file's own.
-    pub fn load(&self) -> Result<crate::inference::LoadedModel, crate::inference::InferenceError> {
-        let mut model = crate::inference::LoadedModel::from_bytes(&self.bytes)?;
+    /// --labels`) take precedence over the file's own. Hands the file's bytes to tract, which
+    /// frees them once parsed (`bytes` is empty afterwards): a process's peak memory then holds
+    /// the weights twice at most, not three times.
+    pub fn load(
+        &mut self,
+    ) -> Result<crate::inference::LoadedModel, crate::inference::InferenceError> {
+        let mut model = crate::inference::LoadedModel::from_vec(std::mem::take(&mut self.bytes))?;
         if let Some(manifest) = &self.manifest {
             if manifest.description.labels.len() == model.n_classes() {
                 model.labels = manifest.description.labels.clone();
