@@ -65,9 +65,10 @@ def main():
     print(f"| peak RSS of that server | {m['peak_rss_kib'] / 1024:.1f} MiB | {p['peak_rss_kib'] / 1024:.1f} MiB | {m['peak_rss_kib'] / p['peak_rss_kib']:.2f} | – | |")
     ours = training["maas"]
     ratio = ours["samples_per_second"] / keras["samples_per_second"]
-    accurate = ours["test_accuracy"] >= keras["test_accuracy"]
+    accurate = ours["same_rows_accuracy"] >= keras["same_rows_accuracy"]
     print(f"| training, reference model, {ours['training_rows']:,} rows × {ours['epochs']} epochs, samples/s (Keras: `TensorFlow`) | {ours['samples_per_second']:,.0f} | {keras['samples_per_second']:,.0f} | {ratio:.2f} | ≥ 2 | {verdict(ratio >= 2)} |")
-    print(f"| test accuracy of those runs ({ours['test_rows']:,} held-out rows each) | {ours['test_accuracy']:.4f} | {keras['test_accuracy']:.4f} | – | maas ≥ Keras | {verdict(accurate)} |")
+    print(f"| test accuracy of those models on the same {ours['same_rows']:,} unseen rows | {ours['same_rows_accuracy']:.4f} | {keras['same_rows_accuracy']:.4f} | – | maas ≥ Keras | {verdict(accurate)} |")
+    print(f"| (accuracy on each side's own held-out {ours['test_rows']:,} rows) | {ours['test_accuracy']:.4f} | {keras['test_accuracy']:.4f} | – | – | |")
     if package:
         mb = package["zip_bytes"] / 1e6
         print(f"| `cargo lambda build --release --arm64 --output-format zip`: bootstrap.zip | {mb:.2f} MB ({package['bootstrap_bytes'] / 1e6:.1f} MB unpacked) | – | – | ≤ 8 MB | {verdict(mb <= 8)} |")

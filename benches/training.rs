@@ -22,7 +22,11 @@ fn rows(n: usize, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<u32>) {
     for i in 0..n {
         let class = (i % CLASSES) as u32;
         for f in 0..FEATURES {
-            let centre = if f % CLASSES == class as usize { 2.0 } else { 0.0 };
+            let centre = if f % CLASSES == class as usize {
+                2.0
+            } else {
+                0.0
+            };
             x.push(centre + rng.random_range(-4.0f32..4.0));
         }
         y.push(class);

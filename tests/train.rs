@@ -168,6 +168,9 @@ fn two_hidden_layers_and_penalties_train_and_export() {
 
 #[test]
 fn zero_threads_are_refused() {
-    let err = maas_err(&["train", "--threads", "0", "--epochs", "1"]);
+    // a usage error: clap's message and exit code 2, before any data is read
+    let out = maas(&["train", "--threads", "0", "--epochs", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--threads"), "{err}");
 }

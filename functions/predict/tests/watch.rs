@@ -78,12 +78,16 @@ fn invoke(port: u16, event: &Path) -> Value {
 
 fn start_watch(store: &Path) -> Watch {
     let port = free_port();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // from the workspace root: the tests' own release build, not the size-optimised Lambda
+    // package profile that functions/predict/.cargo/config.toml sets for `cargo lambda build`
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let child = Command::new("cargo")
         .args([
             "lambda",
             "watch",
             "--release",
+            "--package",
+            "predict",
             "--ignore-changes",
             "-A",
             "127.0.0.1",
