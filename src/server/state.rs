@@ -350,11 +350,18 @@ mod tests {
             ("MAAS_MAX_ROWS", "8"),
             ("MAAS_REFRESH_SECONDS", "30"),
             ("MAAS_EMF", "true"),
+            ("MAAS_INFERENCE_THREADS", "3"),
         ]))
         .unwrap();
         assert_eq!(c.max_rows, 8);
+        assert_eq!(c.inference_threads, 3);
         assert_eq!(c.refresh, Some(Duration::from_secs(30)));
         assert!(c.emit_metrics);
+        let e = ServerConfig::from_lookup(vars(&[("MAAS_INFERENCE_THREADS", "0")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid MAAS_INFERENCE_THREADS=0: expected a positive whole number"
+        );
         let e = ServerConfig::from_lookup(vars(&[("MAAS_MAX_ROWS", "lots")])).unwrap_err();
         assert_eq!(
             e.to_string(),

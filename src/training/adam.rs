@@ -222,6 +222,13 @@ mod tests {
 
     use super::Adam;
 
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    }
+
     /// Several steps on the same losses give the same weights as candle's own (unfused) Adam.
     #[test]
     fn matches_candle_adam() -> candle_core::Result<()> {
@@ -252,11 +259,7 @@ mod tests {
             reference.backward_step(&(theirs.as_tensor() - &target)?.sqr()?.sum_all()?)?;
         }
         let (ours, theirs): (Vec<f32>, Vec<f32>) = (ours.to_vec1()?, theirs.to_vec1()?);
-        let worst = ours
-            .iter()
-            .zip(&theirs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = largest_difference(&ours, &theirs);
         assert!(worst < 1e-5, "largest difference {worst}");
         assert_ne!(ours, start, "the weights moved");
         Ok(())
@@ -277,11 +280,7 @@ mod tests {
             explicit.backward_step(&(theirs.as_tensor().sum_all()? + penalty)?)?;
         }
         let (ours, theirs): (Vec<f32>, Vec<f32>) = (ours.to_vec1()?, theirs.to_vec1()?);
-        let worst = ours
-            .iter()
-            .zip(&theirs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = largest_difference(&ours, &theirs);
         assert!(worst < 1e-6, "largest difference {worst}");
         Ok(())
     }

@@ -78,9 +78,23 @@ fn invoke(port: u16, event: &Path) -> Value {
 
 fn start_watch(store: &Path) -> Watch {
     let port = free_port();
-    // from the workspace root: the tests' own release build, not the size-optimised Lambda
-    // package profile that functions/predict/.cargo/config.toml sets for `cargo lambda build`
+    // from the workspace root: the release profile the tests use, not the size-optimised
+    // Lambda package profile that functions/predict/.cargo/config.toml sets for
+    // `cargo lambda build`
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // the function alone builds the library without its training code, which the workspace's
+    // test build has not compiled: build it first, so that the readiness wait below measures
+    // the function's start and not a compilation
+    let build = Command::new("cargo")
+        .args(["build", "--release", "--package", "predict"])
+        .current_dir(&dir)
+        .output()
+        .expect("cargo build runs");
+    assert!(
+        build.status.success(),
+        "cargo build --release --package predict failed: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let child = Command::new("cargo")
         .args([
             "lambda",
