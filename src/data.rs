@@ -41,6 +41,10 @@ pub struct Dataset {
 /// Why a data set could not be read; every variant names the place to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the data reader stopped: {0}")]
+    Stopped(String),
     #[error("cannot read data file {path}: {source}")]
     Read {
         path: String,
@@ -505,6 +509,36 @@ fn sorted_classes(labels: &[String]) -> Vec<String> {
 
 fn class_index(classes: &[String], label: &str) -> u32 {
     classes.iter().position(|c| c == label).unwrap_or(0) as u32
+}
+
+/// Opens a data file, a local path or an `s3://bucket/key` URL, as a blocking reader for a
+/// blocking task: an S3 object streams through, it is never held whole.
+pub async fn open_source(source: &str) -> Result<Box<dyn Read + Send>, DataError> {
+    if source.starts_with("s3://") {
+        let stream = crate::store::open_url(source).await?;
+        return Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)));
+    }
+    let file = std::fs::File::open(source).map_err(|e| DataError::Read {
+        path: source.to_string(),
+        source: e,
+    })?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// Reads a labelled data set from a path or an `s3://` URL, streaming it through the parser on
+/// a blocking thread and keeping at most `max_mib` MiB of values.
+pub async fn read_dataset(
+    source: &str,
+    label_column: &str,
+    max_mib: usize,
+) -> Result<Dataset, DataError> {
+    let reader = open_source(source).await?;
+    let (source, label_column) = (source.to_string(), label_column.to_string());
+    tokio::task::spawn_blocking(move || {
+        Dataset::from_reader_within(reader, &source, &label_column, max_mib)
+    })
+    .await
+    .map_err(|e| DataError::Stopped(e.to_string()))?
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
-use crate::export::{FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME};
+pub use crate::contract::TensorSpec;
+use crate::contract::{BATCH_DIM, FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME};
 
 /// Sets how many threads tract's matrix products use in this process: `1` runs them on the
 /// calling thread; more run large products on a thread pool of that size.
@@ -27,15 +27,6 @@ pub fn set_threads(threads: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Name, element type and shape of a model input or output; `-1` marks a symbolic dimension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TensorSpec {
-    pub name: String,
-    /// ONNX-style lower-case type name, e.g. `float32`.
-    pub dtype: String,
-    pub shape: Vec<i64>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
     #[error("not a loadable ONNX model: {0}")]
@@ -48,6 +39,8 @@ pub enum InferenceError {
     FeatureCount { expected: usize, got: usize },
     #[error("model execution failed: {0}")]
     Run(String),
+    #[error("{given} labels were given but the model outputs {classes} classes")]
+    LabelCount { given: usize, classes: usize },
 }
 
 /// A model ready to answer: tract's optimised plan plus what callers need to know about it.
@@ -189,7 +182,7 @@ impl LoadedModel {
         // Exporters such as skl2onnx leave the batch dimension unnamed, which tract cannot type:
         // give a float32 [batch, F] input a symbolic batch.
         if let Some(features) = declared_features {
-            let batch = inference_model.symbols.sym("batch");
+            let batch = inference_model.symbols.sym(BATCH_DIM);
             let fact = InferenceFact::dt_shape(
                 DatumType::F32,
                 [TDim::from(batch), TDim::from(features as i64)],
@@ -271,6 +264,18 @@ impl LoadedModel {
         self.labels.len()
     }
 
+    /// Names the classes (a manifest's labels, `--labels`): one label per output class.
+    pub fn set_labels(&mut self, labels: Vec<String>) -> Result<(), InferenceError> {
+        if labels.len() != self.n_classes() {
+            return Err(InferenceError::LabelCount {
+                given: labels.len(),
+                classes: self.n_classes(),
+            });
+        }
+        self.labels = labels;
+        Ok(())
+    }
+
     /// Class probabilities `[rows, classes]` row-major for `rows` rows of raw features.
     pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, InferenceError> {
         if x.len() != rows * self.n_features {
@@ -292,5 +297,32 @@ impl LoadedModel {
             )));
         }
         Ok(probabilities)
+    }
+}
+
+/// Index of the largest value of each row of row-major `probabilities` (`classes` wide);
+/// the first one wins a tie.
+pub fn argmax_rows(probabilities: &[f32], classes: usize) -> Vec<u32> {
+    probabilities
+        .chunks_exact(classes)
+        .map(|row| {
+            let mut best = 0;
+            for (i, p) in row.iter().enumerate() {
+                if *p > row[best] {
+                    best = i;
+                }
+            }
+            best as u32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_of_a_tie() {
+        assert_eq!(argmax_rows(&[0.1, 0.8, 0.1, 0.5, 0.5, 0.0], 3), [1, 0]);
     }
 }

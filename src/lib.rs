@@ -2,25 +2,40 @@
 //!
 //! The library holds the whole product; the `maas` CLI and the Lambda functions only adapt it.
 //!
-//! - [`data`]: reading labelled CSV data sets and splitting them.
-//! - [`datagen`]: synthetic data sets of any shape (the reference benchmark shape).
-//! - [`training`]: the MLP classifier; trained with candle's autodiff and Adam (feature `train`).
-//! - [`evaluation`]: accuracy, precision, recall, F1 and the confusion matrix.
-//! - [`export`]: writing a trained model as ONNX with `tract_onnx::pb`.
+//! Serving (always built; what the Lambda functions use):
+//! - [`contract`]: the ONNX names and metadata keys maas writes and reads, and [`contract::TensorSpec`].
+//! - [`metrics`]: classification metrics as data (computed by training and evaluation, kept in manifests).
 //! - [`manifest`]: the JSON description published beside each model.
-//! - `pipeline`: the `maas train` job end to end (feature `train`, on by default).
-//! - [`store`]: the versioned model store and model references.
+//! - [`store`]: the versioned model store (bytes and manifests, folder or S3) and model references.
 //! - [`inference`]: loading an ONNX model with tract and running it.
-//! - `report`: the model card and the training report's pictures (feature `train`).
+//! - [`loader`]: a model reference to a model ready to answer (store, then inference).
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
+//!
+//! Training and evaluation (feature `train`, on by default; the functions build without it):
+//! - `data`: reading labelled CSV data sets (files or S3) and splitting them.
+//! - `datagen`: synthetic data sets of any shape (the reference benchmark shape).
+//! - `training`: the MLP classifier, trained with candle's autodiff and Adam.
+//! - `evaluation`: a model measured on a labelled data set (`maas eval`).
+//! - `export`: writing a trained model as ONNX with `tract_onnx::pb`.
+//! - `report`: the model card and the training report's pictures.
+//! - `pipeline`: the `maas train` job end to end, with the export's parity check.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod contract;
+#[cfg(feature = "train")]
 pub mod data;
+#[cfg(feature = "train")]
 pub mod datagen;
+#[cfg(feature = "train")]
 pub mod evaluation;
+#[cfg(feature = "train")]
 pub mod export;
 pub mod inference;
+pub mod loader;
 pub mod manifest;
+pub mod metrics;
 #[cfg(feature = "train")]
 pub mod pipeline;
 pub mod protocol;
@@ -28,6 +43,7 @@ pub mod protocol;
 pub mod report;
 pub mod server;
 pub mod store;
+#[cfg(feature = "train")]
 pub mod training;
 
 /// The version of maas that produced a model, written into every manifest.

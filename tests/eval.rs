@@ -178,7 +178,7 @@ fn eval_refuses_data_that_does_not_fit_the_model() {
         "a,b",
     ]);
     assert!(
-        err.contains("--labels names 2 classes but the model outputs 10"),
+        err.contains("--labels: 2 labels were given but the model outputs 10 classes"),
         "{err}"
     );
     let err = maas_err(&[

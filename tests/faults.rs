@@ -11,16 +11,12 @@ mod proxy;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::Request;
 use axum::Router;
 use common::*;
-use http_body_util::BodyExt;
 use maas::server::router;
 use maas::server::state::{ModelHandle, ServerConfig};
 use proxy::{Mode, Proxy};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const BUCKET: &str = "faults";
 const STORE: &str = "s3://faults/models";
@@ -63,16 +59,9 @@ async fn call(app: &Router, method: &str, path: &str) -> (u16, Value) {
     } else {
         String::new()
     };
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let answer = common::http::send(app, common::http::json_request(method, path, &body)).await;
+    assert!(answer.is_json(), "{} {}", answer.status, answer.text);
+    (answer.status.as_u16(), answer.json)
 }
 
 /// Loads a reference as the function does at cold start, failing the test if that hangs.
@@ -167,8 +156,9 @@ async fn a_corrupted_new_version_is_refused_and_a_warm_instance_keeps_the_last_g
         "prod",
     ]);
     let handle = cold_start(&format!("{STORE}/warm@prod"), Some(Duration::from_secs(1))).await;
-    let app = router(handle, ServerConfig::default());
+    let app = router(Arc::clone(&handle), ServerConfig::default());
     assert_eq!(call(&app, "POST", "/predict").await.1["model_version"], 1);
+    let before = handle.refresh_counts();
 
     train(fx, "warm");
     fx.moto.put(
@@ -195,6 +185,12 @@ async fn a_corrupted_new_version_is_refused_and_a_warm_instance_keeps_the_last_g
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(call(&app, "GET", "/v2/health/ready").await.0, 200);
+    // the alias was checked again and again, saw version 2 and failed to load it: version 1
+    // kept answering because the refresh refused the corrupted file, not because none ran
+    let after = handle.refresh_counts();
+    assert!(after.checks >= before.checks + 2, "{before:?} -> {after:?}");
+    assert!(after.failures > before.failures, "{before:?} -> {after:?}");
+    assert_eq!(after.loads, before.loads, "{before:?} -> {after:?}");
 
     let cold = cold_start(&format!("{STORE}/warm@prod"), None).await;
     let reason = cold.current().unwrap_err();

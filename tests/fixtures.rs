@@ -23,7 +23,7 @@ fn tract_matches_onnxruntime_on_the_committed_digits_model() {
         model.labels,
         (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
     );
-    let predicted = maas::evaluation::argmax_rows(&ours, 10);
+    let predicted = maas::inference::argmax_rows(&ours, 10);
     let truth: Vec<u32> = expected["labels"]
         .as_array()
         .unwrap()

@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use http_body_util::BodyExt;
 use maas::server::router;
 use maas::server::state::{ModelHandle, ServerConfig};
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 
 #[tokio::test]
 async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
@@ -32,28 +30,20 @@ async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
             request = request.header("content-type", ct.as_bytes());
         }
         let request = request.body(Body::from(case.body())).unwrap();
-        let answer = tokio::time::timeout(Duration::from_secs(20), app.clone().oneshot(request))
-            .await
-            .unwrap_or_else(|_| panic!("{}: no answer within 20 s", case.name))
-            .unwrap();
-        let status = answer.status().as_u16();
-        let content_type = answer
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let bytes = answer.into_body().collect().await.unwrap().to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let error = body["error"].as_str().unwrap_or("");
+        let answer =
+            tokio::time::timeout(Duration::from_secs(20), common::http::send(&app, request))
+                .await
+                .unwrap_or_else(|_| panic!("{}: no answer within 20 s", case.name));
+        let status = answer.status.as_u16();
+        let content_type = answer.content_type.clone();
+        let error = answer.error();
         if status != case.status
             || content_type.as_deref() != Some("application/json")
             || !error.contains(&case.error)
         {
             failures.push(format!(
                 "{}: {status} {content_type:?} {:.300} (expected {} '{}')",
-                case.name,
-                String::from_utf8_lossy(&bytes),
-                case.status,
-                case.error
+                case.name, answer.text, case.status, case.error
             ));
         }
         assert!((400..500).contains(&status), "{}: {status}", case.name);
@@ -62,10 +52,8 @@ async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
 
     // and the model still answers
     let rows = common::digits_rows(2).1;
-    let request = Request::post("/predict")
-        .header("content-type", "application/json")
-        .body(Body::from(json!({ "inputs": rows }).to_string()))
-        .unwrap();
-    let answer = app.oneshot(request).await.unwrap();
-    assert_eq!(answer.status(), 200);
+    let request =
+        common::http::json_request("POST", "/predict", &json!({ "inputs": rows }).to_string());
+    let answer = common::http::send(&app, request).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
 }

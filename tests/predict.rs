@@ -41,19 +41,16 @@ fn onnx_checker_and_onnxruntime_agree_with_maas_predict() {
         "--input",
         &input,
     ]));
-    let ort = reference["results"]["probabilities"].as_array().unwrap();
-    assert_eq!(ours["predictions"].as_array().unwrap().len(), 40);
-    let mut max_diff = 0f64;
-    for (mine, theirs) in ours["predictions"].as_array().unwrap().iter().zip(ort) {
-        for (a, b) in mine["probabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(theirs.as_array().unwrap())
-        {
-            max_diff = max_diff.max((a.as_f64().unwrap() - b.as_f64().unwrap()).abs());
-        }
-    }
+    let ort = number_rows(&reference["results"]["probabilities"]);
+    let mine: Vec<Vec<f64>> = ours["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| number_rows(&json!([p["probabilities"]])).remove(0))
+        .collect();
+    assert_eq!(mine.len(), 40);
+    assert_eq!(ort.len(), 40);
+    let max_diff = max_abs_diff(&mine, &ort);
     assert!(
         max_diff <= 1e-5,
         "maas vs onnxruntime max |Δp| = {max_diff}"

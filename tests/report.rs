@@ -217,7 +217,7 @@ fn early_stopping_keeps_the_best_epoch_and_the_report_says_which() {
         "--patience",
         "2",
         "--lr-schedule",
-        "step:10:0.5",
+        "step:1:0.9",
     ]);
     let version = store.join("early/versions/1");
     let t = read_json(&version.join("manifest.json"))["training"].clone();
@@ -240,10 +240,15 @@ fn early_stopping_keeps_the_best_epoch_and_the_report_says_which() {
     assert_eq!(t["hyperparameters"]["patience"], 2);
     assert_eq!(
         t["hyperparameters"]["lr_schedule"],
-        serde_json::json!({"kind": "step", "every": 10, "factor": 0.5})
+        serde_json::json!({"kind": "step", "every": 1, "factor": 0.9})
     );
-    if ran > 10 {
-        assert_eq!(history[10]["learning_rate"], 0.005);
+    // patience 2 makes at least 3 epochs, so the schedule's steps are always seen: every
+    // epoch's rate is 0.01 × 0.9 per epoch before it
+    assert!(ran >= 3, "{t}");
+    for (i, epoch) in history.iter().enumerate() {
+        let expected = 0.01 * 0.9f64.powi(i as i32);
+        let rate = epoch["learning_rate"].as_f64().unwrap();
+        assert!((rate - expected).abs() < 1e-12, "epoch {}: {rate}", i + 1);
     }
     assert!(
         out.contains(&format!("ran {ran} of 80 epochs; kept epoch {kept}")),
@@ -258,7 +263,7 @@ fn early_stopping_keeps_the_best_epoch_and_the_report_says_which() {
         report.contains("on validation loss, patience 2"),
         "{report}"
     );
-    assert!(report.contains("schedule step:10:0.5"), "{report}");
+    assert!(report.contains("schedule step:1:0.9"), "{report}");
     assert_picture(&version.join("curves.png"), maas::report::CURVES_SIZE);
 }
 

@@ -8,12 +8,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use maas::server::router;
 use maas::server::state::{ModelHandle, ServerConfig};
 use maas::store::{Selector, Store, StoreLocation};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 async fn digits_handle() -> Arc<ModelHandle> {
     let reference = format!("{}/digits@1", common::trained_store().display());
@@ -27,19 +25,9 @@ async fn app() -> Router {
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/json"),
-        "{status} {bytes:?}"
-    );
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let answer = common::http::send(app, request).await;
+    assert!(answer.is_json(), "{} {}", answer.status, answer.text);
+    (answer.status, answer.json)
 }
 
 async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
@@ -454,4 +442,46 @@ async fn a_warm_server_follows_its_alias_and_recovers_a_missing_model() {
         version_after_refresh(2).await,
         "the server never followed latest to version 2"
     );
+}
+
+/// A bare `.onnx` file under `MAAS_REFRESH_SECONDS` is checked every interval but loaded again
+/// only when it changed (its size or modification time), not re-read and re-optimised each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_model_file_is_reloaded_only_when_it_changes() {
+    let onnx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("onnx");
+    let dir = common::scratch("bare-refresh");
+    let file = dir.join("served.onnx");
+    std::fs::copy(onnx.join("digits.onnx"), &file).unwrap();
+    let handle = ModelHandle::load(
+        file.display().to_string().parse().unwrap(),
+        Some(Duration::from_secs(1)),
+    )
+    .await;
+    let first = handle.current().unwrap().sha256.clone();
+    let app = router(Arc::clone(&handle), ServerConfig::default());
+    // three intervals of requests, each nudging a check: checked, never reloaded
+    let until = std::time::Instant::now() + Duration::from_millis(3500);
+    while std::time::Instant::now() < until {
+        let (status, _) = post(&app, "/predict", json!({ "inputs": rows(1) }).to_string()).await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unchanged = handle.refresh_counts();
+    assert!(unchanged.checks >= 2, "{unchanged:?}");
+    assert_eq!(unchanged.loads, 1, "{unchanged:?}");
+    // replaced by another model: loaded once more, and answering with it
+    std::fs::copy(onnx.join("digits_sklearn_logreg.onnx"), &file).unwrap();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        let (status, _) = post(&app, "/predict", json!({ "inputs": rows(1) }).to_string()).await;
+        assert_eq!(status, StatusCode::OK);
+        if handle.current().unwrap().sha256 != first {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reloaded, "the changed file was never loaded");
+    let after = handle.refresh_counts();
+    assert_eq!(after.loads, 2, "{after:?}");
 }

@@ -8,7 +8,7 @@ pub mod tfserving;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::evaluation::argmax_rows;
+use crate::inference::argmax_rows;
 use crate::inference::{InferenceError, LoadedModel};
 
 /// The native request body.

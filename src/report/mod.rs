@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 pub use plots::{confusion_png, curves_png, CONFUSION_SIZE, CURVES_SIZE};
 
-use crate::evaluation::Metrics;
 use crate::manifest::Manifest;
+use crate::metrics::Metrics;
 
 pub const REPORT_FILE: &str = "report.md";
 pub const CURVES_FILE: &str = "curves.png";

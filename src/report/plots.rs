@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
-use crate::evaluation::Metrics;
+use crate::metrics::Metrics;
 use crate::training::EpochSummary;
 
 /// Width and height of `curves.png` in pixels.

@@ -1,12 +1,13 @@
 //! The served model and its lifecycle: loaded once at start, swapped in place when its alias
 //! moves (`MAAS_REFRESH_SECONDS`), retried while it is not loaded; plus the server's limits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::inference::{InferenceError, LoadedModel};
-use crate::store::{self, ModelRef, Selector, Store, StoreError};
+use crate::loader::load as load_model;
+pub use crate::loader::{LoadError, ServedModel};
+use crate::store::{self, ModelRef, Selector, Store};
 
 /// Limits and behaviour of the HTTP API.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,62 +100,6 @@ impl ServerConfig {
     }
 }
 
-/// A loaded model and who it is.
-#[derive(Debug)]
-pub struct ServedModel {
-    pub name: String,
-    /// `None` for a bare `.onnx` file.
-    pub version: Option<u64>,
-    pub sha256: String,
-    pub model: LoadedModel,
-    pub load_time: Duration,
-}
-
-/// Why a model could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("cannot load model {reference}: {source}")]
-    Model {
-        reference: String,
-        source: InferenceError,
-    },
-}
-
-/// Fetches (checksum verified) and loads the model a reference names.
-pub async fn load_model(reference: &ModelRef) -> Result<ServedModel, LoadError> {
-    let started = Instant::now();
-    let mut fetched = store::fetch(reference).await?;
-    let model = fetched.load().map_err(|source| LoadError::Model {
-        reference: reference.to_string(),
-        source,
-    })?;
-    let (name, version) = match (&fetched.manifest, reference) {
-        (Some(m), _) => (m.name.clone(), Some(m.version)),
-        (None, r) => (reference_name(r), None),
-    };
-    Ok(ServedModel {
-        name,
-        version,
-        sha256: fetched.sha256,
-        model,
-        load_time: started.elapsed(),
-    })
-}
-
-/// The model name a reference implies: the store name, or a bare file's stem.
-pub fn reference_name(reference: &ModelRef) -> String {
-    match reference {
-        ModelRef::Stored { name, .. } => name.clone(),
-        ModelRef::File(path) => path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("model")
-            .to_string(),
-    }
-}
-
 /// How long a server without a model waits between two load attempts.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -168,24 +113,48 @@ pub struct ModelHandle {
     refresh: Option<Duration>,
     last_check: Mutex<Instant>,
     checking: AtomicBool,
-    /// ETag of the alias document when it was last read, for conditional GETs.
-    alias_etag: Mutex<Option<String>>,
+    /// What the model's source looked like when it was last read: the alias document's ETag
+    /// (for conditional GETs), or a bare file's size and modification time.
+    source_tag: Mutex<Option<String>>,
+    /// Refresh checks run and models installed, for tests and operators.
+    checks: AtomicU64,
+    loads: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// How often a handle checked its source and installed a model since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshCounts {
+    /// Background checks run (alias reads, file stamps, retries).
+    pub checks: u64,
+    /// Models installed, the first load included.
+    pub loads: u64,
+    /// Loads that failed (the model kept, or none while there is none).
+    pub failures: u64,
 }
 
 impl ModelHandle {
     /// Loads `reference` once; a failure leaves the handle empty (health says 503) and later
     /// requests retry.
     pub async fn load(reference: ModelRef, refresh: Option<Duration>) -> Arc<ModelHandle> {
+        // a bare file's stamp is taken before it is read, so a change during the load is seen
+        let stamp = match (&reference, refresh) {
+            (ModelRef::File(path), Some(_)) => store::file_stamp(path).await.ok(),
+            _ => None,
+        };
         let result = load_model(&reference).await;
         let handle = ModelHandle {
-            name: reference_name(&reference),
+            name: reference.model_name(),
             reference: Some(reference),
             current: RwLock::new(None),
             last_error: RwLock::new(None),
             refresh,
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
-            alias_etag: Mutex::new(None),
+            source_tag: Mutex::new(stamp),
+            checks: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         };
         handle.install(result);
         Arc::new(handle)
@@ -201,8 +170,20 @@ impl ModelHandle {
             refresh: None,
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
-            alias_etag: Mutex::new(None),
+            source_tag: Mutex::new(None),
+            checks: AtomicU64::new(0),
+            loads: AtomicU64::new(1),
+            failures: AtomicU64::new(0),
         })
+    }
+
+    /// How often this handle checked its source and installed a model.
+    pub fn refresh_counts(&self) -> RefreshCounts {
+        RefreshCounts {
+            checks: self.checks.load(Ordering::Acquire),
+            loads: self.loads.load(Ordering::Acquire),
+            failures: self.failures.load(Ordering::Acquire),
+        }
     }
 
     /// The name requests must use.
@@ -236,11 +217,13 @@ impl ModelHandle {
                 if let Ok(mut current) = self.current.write() {
                     *current = Some(Arc::new(model));
                 }
+                self.loads.fetch_add(1, Ordering::AcqRel);
                 if let Ok(mut e) = self.last_error.write() {
                     *e = None;
                 }
             }
             Err(e) => {
+                self.failures.fetch_add(1, Ordering::AcqRel);
                 tracing::error!(error = %e, "model not loaded");
                 if let Ok(mut last) = self.last_error.write() {
                     *last = Some(e.to_string());
@@ -280,50 +263,73 @@ impl ModelHandle {
         });
     }
 
-    /// Loads the model again if none is loaded or the alias now names another version. The
-    /// alias is read with a conditional GET on its last ETag, so an unchanged alias costs no
-    /// transfer.
+    /// Loads the model again if none is loaded, the alias now names another version, or a
+    /// bare file changed. The alias is read with a conditional GET on its last ETag and a file
+    /// by its size and modification time, so an unchanged source costs no transfer and no load.
     pub async fn check(&self, reference: &ModelRef) {
-        if let (
-            Ok(current),
-            ModelRef::Stored {
-                store,
-                name,
-                selector,
-            },
-        ) = (self.current(), reference)
-        {
-            let Selector::Alias(alias) = selector else {
+        self.checks.fetch_add(1, Ordering::AcqRel);
+        if let Ok(current) = self.current() {
+            if !self.source_changed(reference, current.version).await {
                 return;
-            };
-            let known = self.alias_etag.lock().ok().and_then(|e| e.clone());
-            match Store::open(store.clone())
-                .resolve_if_changed(name, alias, known.as_deref())
-                .await
-            {
-                Ok(None) => return,
-                Ok(Some((version, etag))) => {
-                    if let Ok(mut slot) = self.alias_etag.lock() {
-                        *slot = etag;
-                    }
-                    if Some(version) == current.version {
-                        return;
-                    }
-                    tracing::info!(model = %name, from = ?current.version, to = version, "alias moved")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "alias check failed; keeping the loaded version");
-                    return;
-                }
             }
         }
         match load_model(reference).await {
             Ok(model) => self.install(Ok(model)),
             // a warm instance keeps serving its last good model when a new one fails to load
             Err(e) if self.current().is_ok() => {
+                self.failures.fetch_add(1, Ordering::AcqRel);
                 tracing::error!(error = %e, "new version not loaded; keeping the current one")
             }
             Err(e) => self.install(Err(e)),
+        }
+    }
+
+    /// Whether the loaded model's source now holds another model: an alias moved to another
+    /// version, or a bare file was rewritten. A pinned version never changes; a failed check
+    /// keeps the loaded model.
+    async fn source_changed(&self, reference: &ModelRef, loaded: Option<u64>) -> bool {
+        let known = self.source_tag.lock().ok().and_then(|e| e.clone());
+        let remember = |tag: Option<String>| {
+            if let Ok(mut slot) = self.source_tag.lock() {
+                *slot = tag;
+            }
+        };
+        match reference {
+            ModelRef::File(path) => match store::file_stamp(path).await {
+                Ok(stamp) if known.as_deref() == Some(stamp.as_str()) => false,
+                Ok(stamp) => {
+                    tracing::info!(file = %path.display(), "model file changed");
+                    remember(Some(stamp));
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model file check failed; keeping the loaded model");
+                    false
+                }
+            },
+            ModelRef::Stored {
+                store,
+                name,
+                selector: Selector::Alias(alias),
+            } => match Store::open(store.clone())
+                .resolve_if_changed(name, alias, known.as_deref())
+                .await
+            {
+                Ok(None) => false,
+                Ok(Some((version, etag))) => {
+                    remember(etag);
+                    if Some(version) == loaded {
+                        return false;
+                    }
+                    tracing::info!(model = %name, from = ?loaded, to = version, "alias moved");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "alias check failed; keeping the loaded version");
+                    false
+                }
+            },
+            ModelRef::Stored { .. } => false,
         }
     }
 }

@@ -52,16 +52,8 @@ impl FolderBackend {
         etag: Option<&str>,
     ) -> Result<Changed, StoreError> {
         let path = self.path(key);
-        let tag = match tokio::fs::metadata(&path).await {
-            Ok(meta) => {
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
-                format!("{}-{modified}", meta.len())
-            }
+        let tag = match file_stamp(&path).await {
+            Ok(tag) => tag,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Changed::Missing),
             Err(source) => return Err(io_error("read", &path, source)),
         };
@@ -202,4 +194,17 @@ impl FolderLock {
             source: std::io::Error::other(e.to_string()),
         })?
     }
+}
+
+/// A file's size and modification time as a tag that changes whenever the file is replaced or
+/// rewritten: the folder store's ETag, and how a bare `.onnx` file is watched.
+pub(crate) async fn file_stamp(path: &Path) -> std::io::Result<String> {
+    let meta = tokio::fs::metadata(path).await?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok(format!("{}-{modified}", meta.len()))
 }

@@ -132,6 +132,28 @@ impl FromStr for ModelRef {
     }
 }
 
+impl ModelRef {
+    /// The model name the reference implies: the stored name, or a bare file's stem.
+    ///
+    /// ```
+    /// use maas::store::ModelRef;
+    /// let stored: ModelRef = "s3://bucket/models/digits@prod".parse().unwrap();
+    /// assert_eq!(stored.model_name(), "digits");
+    /// let file: ModelRef = "onnx/iris.onnx".parse().unwrap();
+    /// assert_eq!(file.model_name(), "iris");
+    /// ```
+    pub fn model_name(&self) -> String {
+        match self {
+            ModelRef::Stored { name, .. } => name.clone(),
+            ModelRef::File(path) => path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("model")
+                .to_string(),
+        }
+    }
+}
+
 impl fmt::Display for ModelRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

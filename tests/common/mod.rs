@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: running the `maas` binary and a model trained once.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -88,6 +90,44 @@ pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+/// A JSON table (a list of lists of numbers) as rows of f64.
+pub fn number_rows(value: &serde_json::Value) -> Vec<Vec<f64>> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list of rows: {value}"))
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap_or_else(|| panic!("not a row: {row}"))
+                .iter()
+                .map(|v| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")))
+                .collect()
+        })
+        .collect()
+}
+
+/// The largest |a − b| between two tables of the same shape; fails unless both have the same
+/// number of rows, each of the same width, and hold at least one value (so that an empty or
+/// short answer never compares as equal).
+pub fn max_abs_diff(ours: &[Vec<f64>], reference: &[Vec<f64>]) -> f64 {
+    assert_eq!(ours.len(), reference.len(), "row counts differ");
+    assert!(!reference.is_empty(), "nothing to compare");
+    let mut max = 0f64;
+    for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
+        assert_eq!(a.len(), b.len(), "row {i}: widths differ");
+        assert!(!a.is_empty(), "row {i} is empty");
+        for (x, y) in a.iter().zip(b) {
+            let d = (x - y).abs();
+            max = if d.is_nan() {
+                f64::INFINITY
+            } else {
+                max.max(d)
+            };
+        }
+    }
+    max
 }
 
 /// Writes `text` to a file in `dir` and returns its path as a string.

@@ -9,17 +9,26 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# the byte layout of fuzz_targets/http_request.rs: keep these tables in step with it
+# the byte layout of fuzz_targets/http_request.rs: the first byte's low 4 bits pick a route of
+# maas::server::routes::ROUTES (for model digits, version 1; tests/routes.rs checks this list
+# against the table, in order), bits 4-5 a content type, bit 6 swaps GET and POST
 ROUTES = [
     ("POST", "/predict"),
+    ("GET", "/v2/health/live"),
+    ("GET", "/v2/health/ready"),
+    ("GET", "/v2"),
+    ("GET", "/v2/models/digits"),
+    ("GET", "/v2/models/digits/versions/1"),
+    ("GET", "/v2/models/digits/ready"),
+    ("GET", "/v2/models/digits/versions/1/ready"),
     ("POST", "/v2/models/digits/infer"),
     ("POST", "/v2/models/digits/versions/1/infer"),
     ("POST", "/v1/models/digits:predict"),
     ("POST", "/v1/models/digits/versions/1:predict"),
-    ("GET", "/v2/models/digits"),
     ("GET", "/v1/models/digits"),
-    ("POST", "/v2/health/ready"),
+    ("GET", "/v1/models/digits/versions/1"),
 ]
+SWAPPED = {"GET": "POST", "POST": "GET"}
 CONTENT_TYPES = ["application/json", None, "application/json; charset=utf-8", "text/plain"]
 LIMIT = 64 * 1024
 
@@ -48,9 +57,14 @@ def main():
         if body is None:
             continue
         route = (case["method"], case["path"])
-        r = ROUTES.index(route) if route in ROUTES else 0
+        swapped = (SWAPPED.get(case["method"], case["method"]), case["path"])
+        r, swap = 0, 0
+        if route in ROUTES:
+            r = ROUTES.index(route)
+        elif swapped in ROUTES:
+            r, swap = ROUTES.index(swapped), 1
         ct = CONTENT_TYPES.index(case["content_type"]) if case["content_type"] in CONTENT_TYPES else 0
-        (out / "http_request" / f"case-{n}").write_bytes(bytes([r | (ct << 3)]) + body)
+        (out / "http_request" / f"case-{n}").write_bytes(bytes([r | (ct << 4) | (swap << 6)]) + body)
         event = json.loads(json.dumps(events[1]))
         event["rawPath"] = case["path"]
         event["requestContext"]["http"]["path"] = case["path"]

@@ -1,5 +1,7 @@
-//! Request parsing through the router: the first byte picks a route and a content type, the
-//! rest is the body. Every answer must be a success or a JSON 4xx.
+//! Request parsing through the router: the first byte picks a route of the route table (low 4
+//! bits, for model digits version 1), a content type (bits 4-5) and whether GET and POST are
+//! swapped (bit 6); the rest is the body. Every answer must be a success or a JSON 4xx.
+//! `tests/fuzz/seeds.py` writes seeds in this layout.
 #![no_main]
 
 use axum::body::Body;
@@ -10,16 +12,6 @@ use tower::ServiceExt;
 #[path = "common.rs"]
 mod common;
 
-const ROUTES: [(&str, &str); 8] = [
-    ("POST", "/predict"),
-    ("POST", "/v2/models/digits/infer"),
-    ("POST", "/v2/models/digits/versions/1/infer"),
-    ("POST", "/v1/models/digits:predict"),
-    ("POST", "/v1/models/digits/versions/1:predict"),
-    ("GET", "/v2/models/digits"),
-    ("GET", "/v1/models/digits"),
-    ("POST", "/v2/health/ready"),
-];
 const CONTENT_TYPES: [Option<&str>; 4] = [
     Some("application/json"),
     None,
@@ -31,9 +23,16 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
-    let (method, path) = ROUTES[(selector & 0x07) as usize];
-    let content_type = CONTENT_TYPES[((selector >> 3) & 0x03) as usize];
-    let mut request = axum::http::Request::builder().method(method).uri(path);
+    let routes = maas::server::routes::ROUTES;
+    let route = &routes[(selector & 0x0f) as usize % routes.len()];
+    let path = route.path_for("digits", 1);
+    let method = match (route.method, selector & 0x40 != 0) {
+        ("GET", true) => "POST",
+        ("POST", true) => "GET",
+        (method, _) => method,
+    };
+    let content_type = CONTENT_TYPES[((selector >> 4) & 0x03) as usize];
+    let mut request = axum::http::Request::builder().method(method).uri(path.as_str());
     if let Some(ct) = content_type {
         request = request.header("content-type", ct);
     }

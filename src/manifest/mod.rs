@@ -4,9 +4,14 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::evaluation::Metrics;
-use crate::inference::TensorSpec;
-use crate::training::{EpochSummary, TrainConfig};
+use crate::contract::TensorSpec;
+use crate::metrics::Metrics;
+
+mod training;
+
+pub use training::{
+    DataRecord, EpochSummary, LrSchedule, ScheduleError, TrainConfig, TrainingRecord,
+};
 
 /// The manifest layout this maas writes and the newest it reads.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -64,39 +69,4 @@ pub struct ModelDescription {
     /// How the model was trained, when maas trained it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingRecord>,
-}
-
-/// Hyperparameters, data and history of a training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRecord {
-    /// Includes the seed.
-    pub hyperparameters: TrainConfig,
-    /// Fraction of each class held out as test rows, for the metrics.
-    #[serde(default)]
-    pub test_split: f64,
-    /// Fraction of the remaining rows of each class used for validation during training.
-    pub validation_split: f64,
-    pub data: DataRecord,
-    pub epochs_run: usize,
-    /// The epoch whose weights were exported (the best one when early stopping).
-    #[serde(default)]
-    pub kept_epoch: usize,
-    pub history: Vec<EpochSummary>,
-    /// Largest |Δp| between tract on the exported file and the trainer, on the test rows.
-    pub export_parity_max_abs_diff: f32,
-}
-
-/// Which data a model was trained on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataRecord {
-    pub source: String,
-    /// sha256 of the data file's bytes.
-    pub sha256: String,
-    pub label_column: String,
-    pub rows: usize,
-    pub training_rows: usize,
-    #[serde(default)]
-    pub validation_rows: usize,
-    /// Test rows: the metrics are measured on them.
-    pub held_out_rows: usize,
 }

@@ -1,11 +1,16 @@
 //! The `maas train` job end to end: split the data, train, evaluate on the held-out test rows,
 //! export ONNX, prove parity with tract, draw the report, publish it all to a store.
 
+mod parity;
+
+pub use parity::{check_parity, ParityError, PARITY_TOLERANCE};
+
+use crate::contract::{INPUT_NAME, OUTPUT_NAME};
 use crate::data::{DataError, Dataset};
-use crate::evaluation::{argmax_rows, Metrics};
-use crate::export::{self, ExportError, INPUT_NAME, OUTPUT_NAME};
-use crate::inference::TensorSpec;
+use crate::export::{self, ExportError};
+use crate::inference::{argmax_rows, TensorSpec};
 use crate::manifest::{DataRecord, Manifest, ModelDescription, TrainingRecord};
+use crate::metrics::Metrics;
 use crate::report::{self, ReportError};
 use crate::store::{Attachment, Store, StoreError, StoreLocation};
 use crate::training::{self, TrainConfig, TrainError, TrainingData, TrainingObserver};
@@ -44,9 +49,29 @@ pub enum PipelineError {
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(transparent)]
+    Parity(#[from] ParityError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error("cannot derive a model name from the data source {data}; pass --name")]
+    NoModelName { data: String },
+}
+
+/// The model name a job gets when none is given: the data file's stem (`digits` for the
+/// bundled data set and for `s3://bucket/data/digits.csv`).
+pub fn default_model_name(data: &Dataset) -> Result<String, PipelineError> {
+    if data.source == crate::data::BUNDLED_DIGITS_NAME {
+        return Ok("digits".to_string());
+    }
+    std::path::Path::new(&data.source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| PipelineError::NoModelName {
+            data: data.source.clone(),
+        })
 }
 
 /// Runs the job; nothing is published unless the export passed its parity check.
@@ -90,7 +115,7 @@ pub async fn train_and_publish(
 
     let onnx = export::to_onnx(&model, &data.classes, &data.feature_names)?;
     // the held-out probabilities above are the trainer's reference for the export
-    let parity = export::check_parity(&onnx, &held_out_x, &probabilities)?;
+    let parity = check_parity(&onnx, &held_out_x, &probabilities)?;
 
     let tensor = |name: &str, width: usize| TensorSpec {
         name: name.to_string(),

@@ -1,0 +1,88 @@
+//! `maas eval`: a model measured on a labelled data set, printed as a table or JSON.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use maas::data::CsvRows;
+use maas::evaluation;
+use maas::report;
+use maas::store::ModelRef;
+
+use crate::progress::TransferBar;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// `<store>/<name>`, `<store>/<name>@<version>`, `<store>/<name>@<alias>` or a .onnx file.
+    #[arg(long)]
+    pub model: String,
+    /// Labelled CSV with a header line (a path or s3://bucket/key), like `maas train --data`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Name of the label column.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// Class labels of a bare .onnx file in output order, comma-separated (default: the
+    /// model's metadata or manifest, or 0..C-1).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the confusion matrix to this PNG file.
+    #[arg(long, value_name = "PNG")]
+    pub confusion: Option<PathBuf>,
+}
+
+pub async fn run(args: EvalArgs) -> Result<()> {
+    let reference: ModelRef = args.model.parse()?;
+    let mut model = maas::loader::load_with_progress(&reference, TransferBar::for_terminal())
+        .await?
+        .model;
+    if let Some(labels) = args.labels {
+        model.set_labels(labels).context("--labels")?;
+    }
+    // the data streams through the model one batch at a time, whatever its size
+    let source = args.data.to_string_lossy().to_string();
+    let reader = maas::data::open_source(&source).await?;
+    let label_column = args.label_column.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let rows = CsvRows::new(reader, &source, &label_column)?;
+        evaluation::evaluate(&model, rows, &source)
+    })
+    .await
+    .context("the evaluation stopped")?
+    .with_context(|| format!("cannot evaluate {reference} on {}", args.data.display()))?;
+    if !outcome.unknown_labels.is_empty() {
+        eprintln!(
+            "warning: {} has labels the model does not know ({}); their rows count as errors",
+            args.data.display(),
+            outcome.unknown_labels.join(", ")
+        );
+    }
+    if let Some(path) = &args.confusion {
+        let m = &outcome.metrics;
+        let title = format!(
+            "{reference} on {}: {} rows, accuracy {:.4}",
+            args.data.file_name().unwrap_or_default().to_string_lossy(),
+            m.rows,
+            m.accuracy
+        );
+        let png = report::confusion_png(m, &title)?;
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{reference} on {}: {}",
+            args.data.display(),
+            outcome.metrics
+        );
+        if let Some(path) = &args.confusion {
+            println!("confusion matrix drawn to {}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The `maas` command line: adapts the library's jobs (train, eval, predict, publish, models,
+//! serve, datagen) to flags, progress bars, tables and exit codes. One file per command.
+
+mod datagen;
+mod eval;
+mod models;
+mod predict;
+mod progress;
+mod publish;
+mod serve;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "maas",
+    version,
+    about = "Model as a service: train, publish and serve ONNX classifiers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a classifier on a CSV data set, evaluate it, export ONNX and publish it to a store.
+    Train(train::TrainArgs),
+    /// Measure a published model (or a bare .onnx file) on a labelled CSV data set.
+    Eval(eval::EvalArgs),
+    /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
+    Predict(predict::PredictArgs),
+    /// Publish an ONNX classifier trained elsewhere (scikit-learn, PyTorch, Keras) to a store.
+    Publish(publish::PublishArgs),
+    /// List, show, promote and roll back published models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Serve a model over HTTP: the same API as the Lambda function (native, KServe V2, TF Serving).
+    Serve(serve::ServeArgs),
+    /// Write a synthetic CSV data set (default: the 20000 × 1000, 10-class reference shape).
+    Datagen(datagen::DatagenArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Command::Train(args) = &cli.command {
+        // candle sizes its GEMM threads by RAYON_NUM_THREADS and its element-wise thread pool
+        // by CANDLE_NUM_THREADS, read when they first run: set both before any thread starts
+        let threads = args.threads.to_string();
+        std::env::set_var("RAYON_NUM_THREADS", &threads);
+        std::env::set_var("CANDLE_NUM_THREADS", &threads);
+    }
+    // one thread for the one-shot commands: a process that answers once starts faster and
+    // peaks lower without a worker pool; serving and training get a worker per core
+    let runtime = match &cli.command {
+        Command::Serve(_) | Command::Train(_) => tokio::runtime::Runtime::new(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Train(args) => train::run(args).await,
+            Command::Eval(args) => eval::run(args).await,
+            Command::Predict(args) => predict::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Publish(args) => publish::run(args).await,
+            Command::Models(command) => models::run(command).await,
+            Command::Datagen(args) => datagen::run(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `maas models`: list, show, promote and roll back published versions.
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+
+use maas::report;
+use maas::store::{ModelRef, Selector, Store};
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Versions of a model with created time, size, accuracy and the aliases on each.
+    List {
+        /// `<store>/<name>`.
+        reference: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The model card of a version (default: alias latest): data, training, metrics, usage.
+    Show {
+        /// `<store>/<name>[@version|@alias]`.
+        reference: String,
+        /// Print the manifest as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point an alias at a version: `maas models promote models/digits@3 --alias prod`.
+    Promote {
+        /// `<store>/<name>@<version>`.
+        reference: String,
+        #[arg(long)]
+        alias: String,
+    },
+    /// Move an alias back to the version it held before its last move.
+    Rollback {
+        /// `<store>/<name>`.
+        reference: String,
+        #[arg(long)]
+        alias: String,
+    },
+}
+
+/// The store, name and selector of a stored-model reference (a bare file is refused).
+fn stored(reference: &str) -> Result<(Store, String, Selector)> {
+    match reference.parse::<ModelRef>()? {
+        ModelRef::Stored {
+            store,
+            name,
+            selector,
+        } => Ok((Store::open(store), name, selector)),
+        ModelRef::File(path) => bail!(
+            "{} is a file; this command needs a stored model, <store>/<name>",
+            path.display()
+        ),
+    }
+}
+
+pub async fn run(command: ModelsCommand) -> Result<()> {
+    match command {
+        ModelsCommand::List { reference, json } => {
+            let (store, name, _) = stored(&reference)?;
+            let versions = store.list(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&versions)?);
+                return Ok(());
+            }
+            println!(
+                "{:>7}  {:<20}  {:>12}  {:>8}  aliases",
+                "version", "created", "bytes", "accuracy"
+            );
+            for v in versions {
+                let m = &v.manifest;
+                let created = m
+                    .created_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                let accuracy = m
+                    .description
+                    .metrics
+                    .as_ref()
+                    .map(|x| format!("{:.4}", x.accuracy))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:>7}  {:<20}  {:>12}  {:>8}  {}",
+                    m.version,
+                    created.get(..19).unwrap_or(&created),
+                    m.model.size_bytes,
+                    accuracy,
+                    v.aliases.join(", ")
+                );
+            }
+        }
+        ModelsCommand::Show { reference, json } => {
+            let (store, name, selector) = stored(&reference)?;
+            let version = store.resolve(&name, &selector).await?;
+            let manifest = store.manifest(&name, version).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            } else {
+                print!(
+                    "{}",
+                    report::model_card(&manifest, &store.location().to_string())
+                );
+            }
+        }
+        ModelsCommand::Promote { reference, alias } => {
+            let (store, name, selector) = stored(&reference)?;
+            let Selector::Version(version) = selector else {
+                bail!("promote needs a version: {reference} should end with @<version>");
+            };
+            store.set_alias(&name, &alias, version).await?;
+            println!("{name}@{alias} -> version {version}");
+        }
+        ModelsCommand::Rollback { reference, alias } => {
+            let (store, name, _) = stored(&reference)?;
+            let version = store.rollback(&name, &alias).await?;
+            println!("{name}@{alias} -> version {version} (rolled back)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! The ONNX contract between the exporter and the runtime: the graph's input and output names,
+//! its symbolic batch dimension and the `metadata_props` keys maas reads and writes.
+//!
+//! [`crate::export`] writes models that follow it; [`crate::inference`] reads any model and
+//! uses it where a model follows it (labels, feature names, the preferred output).
+
+use serde::{Deserialize, Serialize};
+
+/// The ONNX operator set maas exports.
+pub const OPSET: i64 = 13;
+/// ONNX IR version 8 (ONNX 1.10+), read by onnxruntime and tract alike.
+pub const IR_VERSION: i64 = 8;
+/// Name of the graph input of a maas model.
+pub const INPUT_NAME: &str = "input";
+/// Name of the class-probabilities output; a model with several outputs is served from the one
+/// with this name.
+pub const OUTPUT_NAME: &str = "probabilities";
+/// The symbolic batch dimension.
+pub const BATCH_DIM: &str = "batch";
+/// `metadata_props` key of the class labels in output order, a JSON array of strings.
+pub const LABELS_KEY: &str = "labels";
+/// `metadata_props` key of the feature names in input order, a JSON array of strings.
+pub const FEATURE_NAMES_KEY: &str = "feature_names";
+
+/// Name, element type and shape of a model input or output; `-1` marks a symbolic dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// ONNX-style lower-case type name, e.g. `float32`.
+    pub dtype: String,
+    pub shape: Vec<i64>,
+}

@@ -1,0 +1,317 @@
+//! The route handlers: each extracts the model it answers with, checks the request with the
+//! protocol module, runs the batch and answers in the protocol's shape.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::metrics::PredictionMetrics;
+use super::state::ServedModel;
+use super::{AppState, RequestId};
+use crate::protocol::{self, kserve, tfserving, Batch};
+
+/// The model a route names: `{name}` and, in the versioned form, `{version}` (neither on
+/// `/predict`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelPath {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// The served model, checked against the name and version the route names (none for
+/// `/predict`): 404 for another name or version, 503 while no model is loaded.
+pub struct CurrentModel(Arc<ServedModel>);
+
+impl FromRequestParts<AppState> for CurrentModel {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(path) =
+            <Path<ModelPath> as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        served(state, path.name.as_deref(), path.version.as_deref()).map(CurrentModel)
+    }
+}
+
+/// The model a TF Serving `:predict` path names, after its verb was checked.
+pub struct TfPredictModel(Arc<ServedModel>);
+
+impl FromRequestParts<AppState> for TfPredictModel {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(rest) =
+            <Path<String> as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let (name, version, verb) = parse_tf_path(&rest)?;
+        match verb.as_deref() {
+            Some("predict") => {}
+            Some(other) => {
+                return Err(ApiError::not_found(format!(
+                    "':{other}' is not supported; maas answers ':predict'"
+                )))
+            }
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("POST needs a verb: /v1/models/{rest}:predict"),
+                ))
+            }
+        }
+        served(state, Some(&name), version.as_deref()).map(TfPredictModel)
+    }
+}
+
+/// The served model, checked against the name and version a route names.
+fn served(
+    state: &AppState,
+    name: Option<&str>,
+    version: Option<&str>,
+) -> Result<Arc<ServedModel>, ApiError> {
+    state.model.maybe_refresh();
+    let served_name = state.model.name();
+    if let Some(name) = name {
+        if name != served_name {
+            return Err(ApiError::not_found(format!(
+                "unknown model '{name}'; this server serves '{served_name}'"
+            )));
+        }
+    }
+    let current = state.model.current().map_err(|reason| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("model '{served_name}' is not loaded: {reason}"),
+        )
+    })?;
+    if let Some(version) = version {
+        if current.version.map(|v| v.to_string()).as_deref() != Some(version) {
+            let serving = match current.version {
+                Some(v) => format!("version {v}"),
+                None => "a model file without versions".to_string(),
+            };
+            return Err(ApiError::not_found(format!(
+                "model '{served_name}' has no version '{version}' here; this server serves {serving}"
+            )));
+        }
+    }
+    Ok(current)
+}
+
+/// Runs a checked batch within the row limit and reports metrics.
+fn run_batch(
+    state: &AppState,
+    served: &ServedModel,
+    batch: &Batch,
+    route: &str,
+    started: Instant,
+    request_id: Option<&Extension<RequestId>>,
+) -> Result<Vec<f32>, ApiError> {
+    let max = state.config.max_rows;
+    if batch.rows > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} rows exceed the limit of {max} rows per request (MAAS_MAX_ROWS)",
+                batch.rows
+            ),
+        ));
+    }
+    let inference_started = Instant::now();
+    let probabilities = served.model.predict(&batch.values, batch.rows)?;
+    let inference_ms = inference_started.elapsed().as_secs_f64() * 1e3;
+    if state.config.emit_metrics {
+        PredictionMetrics {
+            model: &served.name,
+            version: served.version,
+            route,
+            rows: batch.rows,
+            inference_ms,
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
+            request_id: request_id.map(|r| r.0 .0.as_str()),
+        }
+        .emit();
+    }
+    Ok(probabilities)
+}
+
+/// `POST /predict`: rows of features in, labelled probabilities out.
+pub async fn native_predict(
+    State(state): State<AppState>,
+    CurrentModel(current): CurrentModel,
+    request_id: Option<Extension<RequestId>>,
+    JsonBody(request): JsonBody<protocol::PredictRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let batch = Batch::from_rows(&request.inputs, current.model.n_features)?;
+    let probabilities = run_batch(
+        &state,
+        &current,
+        &batch,
+        "/predict",
+        started,
+        request_id.as_ref(),
+    )?;
+    let response = protocol::labelled(
+        &current.model,
+        &current.name,
+        current.version,
+        probabilities,
+    );
+    Ok(Json(response).into_response())
+}
+
+/// `GET /v2`: the server's name and version.
+pub async fn server_metadata() -> Json<kserve::ServerMetadata> {
+    Json(kserve::ServerMetadata {
+        name: "maas".into(),
+        version: crate::MAAS_VERSION.into(),
+        extensions: vec![],
+    })
+}
+
+/// `GET /v2/health/live`: the process answers.
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
+}
+
+/// `GET /v2/health/ready`: 200 once a model is loaded, 503 with the reason before.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    readiness(&state, None, None)
+}
+
+/// `GET /v2/models/{name}[/versions/{version}]/ready`.
+pub async fn model_ready(State(state): State<AppState>, Path(path): Path<ModelPath>) -> Response {
+    readiness(&state, path.name.as_deref(), path.version.as_deref())
+}
+
+fn readiness(state: &AppState, name: Option<&str>, version: Option<&str>) -> Response {
+    match served(state, name, version) {
+        Ok(_) if name.is_some() => {
+            Json(json!({ "name": state.model.name(), "ready": true })).into_response()
+        }
+        Ok(_) => Json(json!({ "ready": true })).into_response(),
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => (
+            e.status,
+            Json(json!({ "ready": false, "error": e.message })),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v2/models/{name}[/versions/{version}]`: inputs and outputs with datatypes and shapes.
+pub async fn model_metadata(CurrentModel(current): CurrentModel) -> Json<kserve::ModelMetadata> {
+    Json(kserve::model_metadata(
+        &current.name,
+        current.version,
+        &current.model,
+    ))
+}
+
+/// `POST /v2/models/{name}[/versions/{version}]/infer`: KServe V2 inference.
+pub async fn kserve_infer(
+    State(state): State<AppState>,
+    CurrentModel(current): CurrentModel,
+    request_id: Option<Extension<RequestId>>,
+    JsonBody(request): JsonBody<kserve::InferRequest>,
+) -> Result<Json<kserve::InferResponse>, ApiError> {
+    let started = Instant::now();
+    let batch = kserve::batch_from_request(&request, &current.model)?;
+    let probabilities = run_batch(
+        &state,
+        &current,
+        &batch,
+        "/v2/models/{name}/infer",
+        started,
+        request_id.as_ref(),
+    )?;
+    Ok(Json(kserve::response(
+        &current.name,
+        current.version,
+        request.id,
+        &current.model.output.name,
+        batch.rows,
+        probabilities,
+    )))
+}
+
+/// A TF Serving path after `/v1/models/`: the model name, an optional version and the verb.
+fn parse_tf_path(rest: &str) -> Result<(String, Option<String>, Option<String>), ApiError> {
+    let (path, verb) = match rest.rsplit_once(':') {
+        Some((path, verb)) => (path, Some(verb.to_string())),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [name] if !name.is_empty() => Ok((name.to_string(), None, verb)),
+        [name, "versions", version] if !name.is_empty() && !version.is_empty() => {
+            Ok((name.to_string(), Some(version.to_string()), verb))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no route for /v1/models/{rest}; use /v1/models/<name>[/versions/<n>]:predict"
+        ))),
+    }
+}
+
+/// `POST /v1/models/{name}[/versions/{version}]:predict`: TF Serving's row or columnar format.
+pub async fn tf_predict(
+    State(state): State<AppState>,
+    TfPredictModel(current): TfPredictModel,
+    request_id: Option<Extension<RequestId>>,
+    JsonBody(request): JsonBody<tfserving::PredictRequest>,
+) -> Result<Json<tfserving::PredictResponse>, ApiError> {
+    let started = Instant::now();
+    let (format, batch) = tfserving::batch_from_request(
+        &request,
+        &current.model.input.name,
+        current.model.n_features,
+    )?;
+    let probabilities = run_batch(
+        &state,
+        &current,
+        &batch,
+        "/v1/models/{name}:predict",
+        started,
+        request_id.as_ref(),
+    )?;
+    Ok(Json(tfserving::response(
+        format,
+        &probabilities,
+        current.model.n_classes(),
+    )))
+}
+
+/// `GET /v1/models/{name}[/versions/{version}]`: TF Serving's model status.
+pub async fn tf_status(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (name, version, verb) = parse_tf_path(&rest)?;
+    if let Some(verb) = verb {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("GET is not allowed on ':{verb}'; send a POST"),
+        ));
+    }
+    let current = served(&state, Some(&name), version.as_deref())?;
+    Ok(Json(json!({
+        "model_version_status": [{
+            "version": current.version.map(|v| v.to_string()).unwrap_or_else(|| "0".into()),
+            "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""}
+        }]
+    })))
+}

@@ -1,0 +1,183 @@
+//! The route table: every route of the HTTP API with its method, path and what it answers.
+//! The router is built from it, and the README's route table, the SAM template's API routes
+//! and the fuzz seeds are checked against it by tests.
+
+use axum::routing::{get, post, MethodRouter};
+
+use super::handlers;
+use super::AppState;
+
+/// One route of the HTTP API.
+#[derive(Clone, Copy)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path as callers write it; `{name}` and `{version}` stand for the model's.
+    pub path: &'static str,
+    /// The path the router matches: the same, except TF Serving's, whose `:predict` verb sits
+    /// inside a path segment, so its four paths share one catch-all parsed by the handler.
+    pub pattern: &'static str,
+    /// What the route answers, as the README says it.
+    pub description: &'static str,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+impl Route {
+    /// The route's path for one model and version, e.g. `/v2/models/digits/versions/1/infer`.
+    ///
+    /// ```
+    /// let infer = maas::server::routes::ROUTES
+    ///     .iter()
+    ///     .find(|r| r.path == "/v1/models/{name}/versions/{version}:predict")
+    ///     .unwrap();
+    /// assert_eq!(infer.path_for("digits", 3), "/v1/models/digits/versions/3:predict");
+    /// ```
+    pub fn path_for(&self, name: &str, version: u64) -> String {
+        self.path
+            .replace("{name}", name)
+            .replace("{version}", &version.to_string())
+    }
+
+    /// The handler, for the router.
+    pub fn method_router(&self) -> MethodRouter<AppState> {
+        (self.handler)()
+    }
+}
+
+const TF_PATTERN: &str = "/v1/models/{*rest}";
+
+/// Every route, in the order the README lists them.
+pub static ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/predict",
+        pattern: "/predict",
+        description: "native: `{\"inputs\": [[...], ...]}` → labels and probabilities (the `maas predict` JSON)",
+        handler: || post(handlers::native_predict),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/health/live",
+        pattern: "/v2/health/live",
+        description: "KServe V2 liveness",
+        handler: || get(handlers::live),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/health/ready",
+        pattern: "/v2/health/ready",
+        description: "KServe V2 readiness (503 with the reason while no model is loaded)",
+        handler: || get(handlers::ready),
+    },
+    Route {
+        method: "GET",
+        path: "/v2",
+        pattern: "/v2",
+        description: "server metadata",
+        handler: || get(handlers::server_metadata),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/models/{name}",
+        pattern: "/v2/models/{name}",
+        description: "model metadata: inputs and outputs with datatype and shape (`-1` = batch)",
+        handler: || get(handlers::model_metadata),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/models/{name}/versions/{version}",
+        pattern: "/v2/models/{name}/versions/{version}",
+        description: "the same for one version",
+        handler: || get(handlers::model_metadata),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/models/{name}/ready",
+        pattern: "/v2/models/{name}/ready",
+        description: "model readiness",
+        handler: || get(handlers::model_ready),
+    },
+    Route {
+        method: "GET",
+        path: "/v2/models/{name}/versions/{version}/ready",
+        pattern: "/v2/models/{name}/versions/{version}/ready",
+        description: "the same for one version",
+        handler: || get(handlers::model_ready),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/infer",
+        pattern: "/v2/models/{name}/infer",
+        description: "KServe V2 inference: one input `input`, numeric datatype (FP32 …), flat or nested `data`",
+        handler: || post(handlers::kserve_infer),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/versions/{version}/infer",
+        pattern: "/v2/models/{name}/versions/{version}/infer",
+        description: "the same for one version",
+        handler: || post(handlers::kserve_infer),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/{name}:predict",
+        pattern: TF_PATTERN,
+        description: "TF Serving: `instances` (rows, or `{\"input\": row}` objects) → `predictions`; `inputs` (rows or `{\"input\": rows}`) → `outputs`",
+        handler: || post(handlers::tf_predict),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/{name}/versions/{version}:predict",
+        pattern: TF_PATTERN,
+        description: "the same for one version",
+        handler: || post(handlers::tf_predict),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/models/{name}",
+        pattern: TF_PATTERN,
+        description: "TF Serving model status",
+        handler: || get(handlers::tf_status),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/models/{name}/versions/{version}",
+        pattern: TF_PATTERN,
+        description: "the same for one version",
+        handler: || get(handlers::tf_status),
+    },
+];
+
+/// The README's route table rows, one per route: `` | `METHOD path` | description | ``.
+pub fn markdown_rows() -> String {
+    ROUTES
+        .iter()
+        .map(|r| format!("| `{} {}` | {} |\n", r.method, r.path, r.description))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_and_patterns_match_paths() {
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(seen.insert((route.method, route.path)), "{route:?} twice");
+            assert!(matches!(route.method, "GET" | "POST"), "{route:?}");
+            if route.pattern != TF_PATTERN {
+                assert_eq!(route.pattern, route.path);
+            } else {
+                assert!(route.path.starts_with("/v1/models/"), "{route:?}");
+            }
+        }
+        assert_eq!(ROUTES.len(), 14);
+    }
+}
