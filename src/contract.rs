@@ -30,3 +30,44 @@ pub struct TensorSpec {
     pub dtype: String,
     pub shape: Vec<i64>,
 }
+
+/// `metadata_props` key of the task a maas export performs (`classifier` or `regression`).
+pub const TASK_KEY: &str = "task";
+
+/// What a model answers, which decides how the native route and `maas predict` present it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Class probabilities `[batch, classes]`: answered with labels.
+    Classifier,
+    /// Values `[batch, targets]` in the targets' units.
+    Regression,
+    /// Any tensors: answered as they come out.
+    #[default]
+    Tensor,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Classifier => "classifier",
+            Task::Regression => "regression",
+            Task::Tensor => "tensor",
+        })
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "classifier" => Ok(Task::Classifier),
+            "regression" => Ok(Task::Regression),
+            "tensor" => Ok(Task::Tensor),
+            other => Err(format!(
+                "unknown task '{other}': use classifier, regression or tensor"
+            )),
+        }
+    }
+}

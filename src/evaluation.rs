@@ -34,6 +34,11 @@ pub enum EvaluationError {
     NoRows { path: String },
     #[error(transparent)]
     Inference(#[from] InferenceError),
+    #[error("maas eval measures classifiers that take rows of float32 features; this model is a {task} model with inputs {inputs}")]
+    NotARowsClassifier {
+        task: crate::contract::Task,
+        inputs: String,
+    },
 }
 
 /// Rows per call to the model: memory stays bounded whatever the size of the data.
@@ -49,13 +54,27 @@ pub fn evaluate<R: Read>(
     mut rows: CsvRows<R>,
     source: &str,
 ) -> Result<Evaluation, EvaluationError> {
-    let columns = feature_columns(model, rows.feature_names())?;
+    let n_features = match (model.task, model.n_features()) {
+        (crate::contract::Task::Classifier, Some(f)) => f,
+        _ => {
+            return Err(EvaluationError::NotARowsClassifier {
+                task: model.task,
+                inputs: model
+                    .inputs
+                    .iter()
+                    .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    };
+    let columns = feature_columns(model, n_features, rows.feature_names())?;
     let width = rows.feature_names().len();
     let mut labels = model.labels.clone();
     let mut unknown_labels = Vec::new();
     let mut confusion = vec![vec![0u64; labels.len()]; labels.len()];
     let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
-    let mut x = Vec::with_capacity(EVALUATION_BATCH * model.n_features);
+    let mut x = Vec::with_capacity(EVALUATION_BATCH * n_features);
     let mut truth = Vec::with_capacity(EVALUATION_BATCH);
     let mut finished = false;
     while !finished {
@@ -106,6 +125,7 @@ pub fn evaluate<R: Read>(
 /// For each model input, the data's feature column that feeds it.
 fn feature_columns(
     model: &LoadedModel,
+    n_features: usize,
     data_features: &[String],
 ) -> Result<Vec<usize>, EvaluationError> {
     let by_name: Option<Vec<usize>> = (!model.feature_names.is_empty())
@@ -120,8 +140,8 @@ fn feature_columns(
     if let Some(columns) = by_name {
         return Ok(columns);
     }
-    if data_features.len() == model.n_features {
-        return Ok((0..model.n_features).collect());
+    if data_features.len() == n_features {
+        return Ok((0..n_features).collect());
     }
     match model
         .feature_names
@@ -131,11 +151,11 @@ fn feature_columns(
         Some(missing) => Err(EvaluationError::MissingFeature {
             missing: missing.clone(),
             found: data_features.len(),
-            expected: model.n_features,
+            expected: n_features,
         }),
         None => Err(EvaluationError::FeatureCount {
             found: data_features.len(),
-            expected: model.n_features,
+            expected: n_features,
         }),
     }
 }

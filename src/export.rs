@@ -238,8 +238,8 @@ mod tests {
         let loaded = LoadedModel::from_bytes(&onnx).unwrap();
         assert_eq!(loaded.labels, labels);
         assert_eq!(loaded.feature_names, names);
-        assert_eq!(loaded.input.shape, [-1, 2]);
-        assert_eq!(loaded.output.name, OUTPUT_NAME);
+        assert_eq!(loaded.inputs[0].shape, [-1, 2]);
+        assert_eq!(loaded.outputs[0].name, OUTPUT_NAME);
         let x = [1.0, 2.0, 9.0, 3.0, 4.0, 10.0];
         let reference = model.predict_proba(&x).unwrap();
         let exported = loaded.predict(&x, 3).unwrap();

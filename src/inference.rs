@@ -1,12 +1,17 @@
-//! Inference with tract: load any ONNX classifier once (optimised plan, symbolic batch) and run
-//! it on row-major float32 batches. Reads labels and feature names from `metadata_props`.
+//! Inference with tract: load any ONNX graph tract runs once (every input's datatype and shape
+//! declared from the graph, symbolic dimensions kept symbolic, optimised plan) and run it on
+//! checked tensors. Recognises classifiers (labels and feature names from `metadata_props`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+use tract_onnx::pb::type_proto;
 use tract_onnx::prelude::*;
 
-pub use crate::contract::TensorSpec;
-use crate::contract::{BATCH_DIM, FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME};
+pub use crate::contract::{Task, TensorSpec};
+use crate::contract::{BATCH_DIM, FEATURE_NAMES_KEY, LABELS_KEY, OUTPUT_NAME, TASK_KEY};
+use crate::tensor::{self, DType};
 
 /// Sets how many threads tract's matrix products use in this process: `1` runs them on the
 /// calling thread; more run large products on a thread pool of that size.
@@ -27,30 +32,69 @@ pub fn set_threads(threads: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
+    /// The bytes are not an ONNX model tract can read and type.
     #[error("not a loadable ONNX model: {0}")]
     Load(String),
+    /// The model is valid ONNX but outside what maas serves (e.g. a STRING input).
     #[error("unsupported model: {0}")]
     Unsupported(String),
+    /// Operators tract does not implement, all named.
     #[error("the model uses {}, which tract cannot run: re-export the model without {} (fold preprocessing into the network, use standard ONNX operators) or serve it with another runtime", .operators.join(", "), if .operators.len() == 1 { "it" } else { "them" })]
-    UnsupportedOperators { operators: Vec<String> },
+    UnsupportedOperators {
+        /// `operator 'X' (domain)` for each.
+        operators: Vec<String>,
+    },
+    /// Rows of another width than the model's input.
     #[error("the model expects {expected} features per row, got {got}")]
-    FeatureCount { expected: usize, got: usize },
+    FeatureCount {
+        /// The model's feature count.
+        expected: usize,
+        /// The rows' width.
+        got: usize,
+    },
+    /// A request tensor that does not fit the model's input (a client error).
+    #[error("{0}")]
+    Input(String),
+    /// tract failed while running the model.
     #[error("model execution failed: {0}")]
     Run(String),
+    /// Labels that do not match the class count.
     #[error("{given} labels were given but the model outputs {classes} classes")]
-    LabelCount { given: usize, classes: usize },
+    LabelCount {
+        /// Labels given.
+        given: usize,
+        /// Classes the model outputs.
+        classes: usize,
+    },
+}
+
+/// One dimension of a model input as the graph declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Dim {
+    Fixed(usize),
+    /// A named symbol: inputs sharing it (the batch) must give it the same value.
+    Symbol(String),
 }
 
 /// A model ready to answer: tract's optimised plan plus what callers need to know about it.
 #[derive(Clone)]
 pub struct LoadedModel {
     plan: Arc<TypedRunnableModel>,
-    pub input: TensorSpec,
-    pub output: TensorSpec,
-    pub n_features: usize,
-    /// Class labels in output order (`"0"`, `"1"`, … when the model does not name them).
+    /// Every graph input, in the graph's order (`-1` for a symbolic dimension).
+    pub inputs: Vec<TensorSpec>,
+    /// Every graph output, in the graph's order.
+    pub outputs: Vec<TensorSpec>,
+    input_dims: Vec<Vec<Dim>>,
+    input_dtypes: Vec<DType>,
+    /// What the model answers: class probabilities, regression values or plain tensors.
+    pub task: Task,
+    /// For a classifier or regressor, the output it answers with (an index into `outputs`).
+    pub answer: Option<usize>,
+    /// Class labels in output order (`"0"`, `"1"`, … when the model does not name them);
+    /// empty unless the model is a classifier.
     pub labels: Vec<String>,
     /// Feature names in input order, when the model carries them.
     pub feature_names: Vec<String>,
@@ -59,71 +103,101 @@ pub struct LoadedModel {
 impl std::fmt::Debug for LoadedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedModel")
-            .field("input", &self.input)
-            .field("output", &self.output)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("task", &self.task)
             .field("labels", &self.labels)
             .finish_non_exhaustive()
     }
 }
 
-fn tract_dtype_name(dt: DatumType) -> String {
-    match dt {
-        DatumType::F32 => "float32".into(),
-        DatumType::F64 => "float64".into(),
-        DatumType::I64 => "int64".into(),
-        DatumType::I32 => "int32".into(),
-        other => format!("{other:?}").to_lowercase(),
-    }
+/// The declared element type and dimensions of a graph input, from the ONNX proto.
+fn declared_input(
+    input: &tract_onnx::pb::ValueInfoProto,
+    position: usize,
+) -> Result<(DType, Vec<Dim>), InferenceError> {
+    let unsupported = |what: String| InferenceError::Unsupported(what);
+    let Some(type_proto::Value::TensorType(tensor)) =
+        input.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(unsupported(format!(
+            "input '{}' is not a tensor; maas serves numeric tensors",
+            input.name
+        )));
+    };
+    let onnx_type = tract_onnx::pb::tensor_proto::DataType::try_from(tensor.elem_type).ok();
+    let dtype = onnx_type.and_then(onnx_dtype).ok_or_else(|| {
+        unsupported(format!(
+            "input '{}' has element type {}; maas serves numeric tensors ({})",
+            input.name,
+            onnx_type.map_or_else(
+                || tensor.elem_type.to_string(),
+                |t| format!("{t:?}").to_uppercase()
+            ),
+            tensor::DTYPES.map(|d| d.kserve_name()).join(", ")
+        ))
+    })?;
+    let dims = match &tensor.shape {
+        Some(shape) => shape
+            .dim
+            .iter()
+            .enumerate()
+            .map(|(j, d)| match &d.value {
+                Some(DimValue::DimValue(n)) if *n > 0 => Dim::Fixed(*n as usize),
+                Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Symbol(p.clone()),
+                // exporters leave the batch unnamed (skl2onnx) or zero: the first dimension is
+                // the shared batch, any other unnamed one is the input's own
+                _ if j == 0 => Dim::Symbol(BATCH_DIM.to_string()),
+                _ => Dim::Symbol(format!("{}_{position}_{j}", input.name)),
+            })
+            .collect(),
+        None => {
+            return Err(unsupported(format!(
+                "input '{}' declares no shape; re-export the model with its input shapes",
+                input.name
+            )))
+        }
+    };
+    Ok((dtype, dims))
 }
 
-fn spec(model: &TypedModel, outlet: OutletId, name: String) -> Result<TensorSpec, InferenceError> {
-    let fact = model
-        .outlet_fact(outlet)
-        .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
-    Ok(TensorSpec {
-        name,
-        dtype: tract_dtype_name(fact.datum_type),
-        shape: fact
-            .shape
-            .iter()
-            .map(|d| d.as_i64().unwrap_or(-1))
-            .collect(),
+/// The maas datatype of an ONNX element type.
+fn onnx_dtype(t: tract_onnx::pb::tensor_proto::DataType) -> Option<DType> {
+    use tract_onnx::pb::tensor_proto::DataType as T;
+    Some(match t {
+        T::Bool => DType::Bool,
+        T::Uint8 => DType::U8,
+        T::Uint16 => DType::U16,
+        T::Uint32 => DType::U32,
+        T::Uint64 => DType::U64,
+        T::Int8 => DType::I8,
+        T::Int16 => DType::I16,
+        T::Int32 => DType::I32,
+        T::Int64 => DType::I64,
+        T::Float16 => DType::F16,
+        T::Float => DType::F32,
+        T::Double => DType::F64,
+        _ => return None,
     })
 }
 
-/// The feature count of a graph whose single input is declared float32 `[?, F]`.
-fn declared_feature_count(proto: &tract_onnx::pb::ModelProto) -> Option<usize> {
-    use tract_onnx::pb::tensor_shape_proto::dimension::Value;
-    use tract_onnx::pb::type_proto;
-    let graph = proto.graph.as_ref()?;
-    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let mut inputs = graph
-        .input
-        .iter()
-        .filter(|i| !initializers.contains(&i.name.as_str()));
-    let input = inputs.next()?;
-    if inputs.next().is_some() {
-        return None;
-    }
-    let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_ref()?.value.as_ref() else {
-        return None;
-    };
-    if tensor.elem_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
-        return None;
-    }
-    match tensor.shape.as_ref()?.dim.as_slice() {
-        [_, second] => match second.value {
-            Some(Value::DimValue(f)) if f > 0 => Some(f as usize),
-            _ => None,
-        },
-        _ => None,
+fn spec_of(name: String, dtype: DType, dims: &[Dim]) -> TensorSpec {
+    TensorSpec {
+        name,
+        dtype: dtype.onnx_name().to_string(),
+        shape: dims
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => *n as i64,
+                Dim::Symbol(_) => -1,
+            })
+            .collect(),
     }
 }
 
 impl LoadedModel {
-    /// Parses, types and optimises an ONNX model. The model must take one float32 input
-    /// `[batch, features]` and give float32 probabilities `[batch, classes]` (an output named
-    /// `probabilities` is preferred; otherwise the first float32 output is used).
+    /// Parses, types and optimises an ONNX model: every input gets the datatype and shape the
+    /// graph declares (symbolic dimensions stay symbolic), every numeric output is kept.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
         let onnx = tract_onnx::onnx();
         let proto = onnx
@@ -148,15 +222,20 @@ impl LoadedModel {
         proto: tract_onnx::pb::ModelProto,
     ) -> Result<Self, InferenceError> {
         let load = |e: TractError| InferenceError::Load(format!("{e:#}"));
-        let metadata = |key: &str| -> Vec<String> {
+        let metadata = |key: &str| -> Option<String> {
             proto
                 .metadata_props
                 .iter()
                 .find(|p| p.key == key)
-                .and_then(|p| serde_json::from_str(&p.value).ok())
+                .map(|p| p.value.clone())
+        };
+        let list = |key: &str| -> Vec<String> {
+            metadata(key)
+                .and_then(|v| serde_json::from_str(&v).ok())
                 .unwrap_or_default()
         };
-        let (labels, feature_names) = (metadata(LABELS_KEY), metadata(FEATURE_NAMES_KEY));
+        let (labels, feature_names) = (list(LABELS_KEY), list(FEATURE_NAMES_KEY));
+        let declared_task = metadata(TASK_KEY).and_then(|t| t.parse::<Task>().ok());
         // name every operator tract lacks up front, rather than tract's error for the first
         let mut missing: Vec<String> = Vec::new();
         for node in proto.graph.iter().flat_map(|g| &g.node) {
@@ -175,93 +254,239 @@ impl LoadedModel {
         if !missing.is_empty() {
             return Err(InferenceError::UnsupportedOperators { operators: missing });
         }
+        // the inputs as the graph declares them (initializers listed as inputs are weights)
+        let graph_inputs: Vec<&tract_onnx::pb::ValueInfoProto> = match proto.graph.as_ref() {
+            Some(graph) => {
+                let initializers: Vec<&str> =
+                    graph.initializer.iter().map(|t| t.name.as_str()).collect();
+                graph
+                    .input
+                    .iter()
+                    .filter(|i| !initializers.contains(&i.name.as_str()))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut declared = Vec::with_capacity(graph_inputs.len());
+        for (position, input) in graph_inputs.iter().enumerate() {
+            declared.push((input.name.clone(), declared_input(input, position)?));
+        }
         let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
-        let declared_features = declared_feature_count(&proto);
         // tract holds its own copy of the weights from here on
         drop(proto);
-        // Exporters such as skl2onnx leave the batch dimension unnamed, which tract cannot type:
-        // give a float32 [batch, F] input a symbolic batch.
-        if let Some(features) = declared_features {
-            let batch = inference_model.symbols.sym(BATCH_DIM);
-            let fact = InferenceFact::dt_shape(
-                DatumType::F32,
-                [TDim::from(batch), TDim::from(features as i64)],
-            );
-            inference_model.set_input_fact(0, fact).map_err(load)?;
-        }
-        let mut model = inference_model.into_typed().map_err(load)?;
-
-        let inputs = model.input_outlets().map_err(load)?.to_vec();
-        if inputs.len() != 1 {
-            return Err(InferenceError::Unsupported(format!(
-                "maas serves models with one input, this one has {}",
-                inputs.len()
-            )));
-        }
-        let input_name = model.node(inputs[0].node).name.clone();
-        let input = spec(&model, inputs[0], input_name)?;
-        if input.dtype != "float32" || input.shape.len() != 2 || input.shape[1] < 1 {
-            return Err(InferenceError::Unsupported(format!(
-                "the input '{}' is {} {:?}; maas needs float32 [batch, features] with a fixed feature count",
-                input.name, input.dtype, input.shape
-            )));
-        }
-        let outputs = model.output_outlets().map_err(load)?.to_vec();
-        let label_of = |o: &OutletId| {
-            model
-                .outlet_label(*o)
-                .unwrap_or(&model.node(o.node).name)
-                .to_string()
-        };
-        let chosen = outputs
-            .iter()
-            .find(|o| label_of(o) == OUTPUT_NAME)
-            .or_else(|| {
-                outputs.iter().find(|o| {
-                    model
-                        .outlet_fact(**o)
-                        .map(|f| f.datum_type == DatumType::F32)
-                        .unwrap_or(false)
+        // Declaring every input's type and shape (with symbols) before typing lets tract type
+        // graphs whose shapes are computed from the input (Keras' Flatten: Shape -> Reshape).
+        let mut symbols: HashMap<String, Symbol> = HashMap::new();
+        for (i, (_, (dtype, dims))) in declared.iter().enumerate() {
+            let shape: TVec<TDim> = dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => TDim::from(*n as i64),
+                    Dim::Symbol(s) => TDim::from(
+                        symbols
+                            .entry(s.clone())
+                            .or_insert_with(|| inference_model.symbols.sym(s))
+                            .clone(),
+                    ),
                 })
-            })
-            .copied()
-            .ok_or_else(|| {
-                InferenceError::Unsupported("the model has no float32 output".to_string())
+                .collect();
+            inference_model
+                .set_input_fact(i, InferenceFact::dt_shape(dtype.to_tract(), shape))
+                .map_err(load)?;
+        }
+        let model = inference_model.into_typed().map_err(load)?;
+        let inputs: Vec<TensorSpec> = declared
+            .iter()
+            .map(|(name, (dtype, dims))| spec_of(name.clone(), *dtype, dims))
+            .collect();
+        let mut outputs = Vec::new();
+        for outlet in model.output_outlets().map_err(load)? {
+            let name = model
+                .outlet_label(*outlet)
+                .unwrap_or(&model.node(outlet.node).name)
+                .to_string();
+            let fact = model.outlet_fact(*outlet).map_err(load)?;
+            let dtype = DType::from_tract(fact.datum_type).ok_or_else(|| {
+                InferenceError::Unsupported(format!(
+                    "output '{name}' is {:?}; maas serves numeric tensors",
+                    fact.datum_type
+                ))
             })?;
-        let output = spec(&model, chosen, label_of(&chosen))?;
-        model.select_output_outlets(&[chosen]).map_err(load)?;
-        let n_classes = match output.shape.last() {
-            Some(&c) if c > 0 => c as usize,
-            _ if !labels.is_empty() => labels.len(),
-            _ => {
-                return Err(InferenceError::Unsupported(format!(
-                    "the output '{}' has shape {:?}; the class count must be fixed",
-                    output.name, output.shape
-                )))
-            }
-        };
-        let labels = if labels.len() == n_classes {
-            labels
-        } else {
-            (0..n_classes).map(|i| i.to_string()).collect()
-        };
+            outputs.push(TensorSpec {
+                name,
+                dtype: dtype.onnx_name().to_string(),
+                shape: fact
+                    .shape
+                    .iter()
+                    .map(|d| d.as_i64().unwrap_or(-1))
+                    .collect(),
+            });
+        }
         let plan = model
             .into_optimized()
             .map_err(load)?
             .into_runnable()
             .map_err(load)?;
-        Ok(LoadedModel {
+        let mut loaded = LoadedModel {
             plan,
-            n_features: input.shape[1] as usize,
-            input,
-            output,
-            labels,
+            input_dtypes: declared.iter().map(|(_, (d, _))| *d).collect(),
+            input_dims: declared.into_iter().map(|(_, (_, dims))| dims).collect(),
+            inputs,
+            outputs,
+            task: Task::Tensor,
+            answer: None,
+            labels: Vec::new(),
             feature_names,
-        })
+        };
+        // a classifier is recognised by its probabilities output, a maas regressor by its
+        // metadata; anything else answers plain tensors (`maas publish --task` says otherwise)
+        let detected = match declared_task {
+            Some(task) => Some((task, None)),
+            None if loaded.outputs.iter().any(|o| o.name == OUTPUT_NAME) => {
+                Some((Task::Classifier, Some(OUTPUT_NAME.to_string())))
+            }
+            None => None,
+        };
+        if let Some((task, output)) = detected {
+            loaded.set_task(task, output.as_deref(), labels)?;
+        }
+        Ok(loaded)
     }
 
+    /// Makes the model a classifier, regressor or plain tensor model answering with `output`
+    /// (default: the only float output, or `probabilities`/`predictions` among several). A
+    /// classifier's output must be float `[batch, classes]`; `labels` name the classes (default
+    /// `0`…`C-1`). A regressor's output must be float `[batch, targets]`.
+    pub fn set_task(
+        &mut self,
+        task: Task,
+        output: Option<&str>,
+        labels: Vec<String>,
+    ) -> Result<(), InferenceError> {
+        if task == Task::Tensor {
+            self.task = Task::Tensor;
+            self.answer = None;
+            self.labels = Vec::new();
+            return Ok(());
+        }
+        let index = match output {
+            Some(name) => self
+                .outputs
+                .iter()
+                .position(|o| o.name == name)
+                .ok_or_else(|| {
+                    InferenceError::Unsupported(format!(
+                        "the model has no output '{name}'; its outputs are {}",
+                        self.output_names()
+                    ))
+                })?,
+            None => {
+                let floats: Vec<usize> = (0..self.outputs.len())
+                    .filter(|&i| {
+                        DType::from_onnx_name(&self.outputs[i].dtype).is_some_and(DType::is_float)
+                    })
+                    .collect();
+                let preferred = ["probabilities", "predictions"];
+                match floats.as_slice() {
+                    [one] => *one,
+                    _ => floats
+                        .iter()
+                        .copied()
+                        .find(|&i| preferred.contains(&self.outputs[i].name.as_str()))
+                        .ok_or_else(|| {
+                            InferenceError::Unsupported(format!(
+                                "name the output the {task} answers with (--output): the model's outputs are {}",
+                                self.output_names()
+                            ))
+                        })?,
+                }
+            }
+        };
+        let spec = &self.outputs[index];
+        let float = DType::from_onnx_name(&spec.dtype).is_some_and(DType::is_float);
+        if !float || spec.shape.len() != 2 {
+            return Err(InferenceError::Unsupported(format!(
+                "a {task} answers with a float [batch, {}] output; '{}' is {} {:?}",
+                if task == Task::Classifier {
+                    "classes"
+                } else {
+                    "targets"
+                },
+                spec.name,
+                spec.dtype,
+                spec.shape
+            )));
+        }
+        let width = match spec.shape[1] {
+            w if w > 0 => w as usize,
+            _ if task == Task::Classifier && !labels.is_empty() => labels.len(),
+            _ => {
+                return Err(InferenceError::Unsupported(format!(
+                    "the output '{}' has shape {:?}; its width must be fixed",
+                    spec.name, spec.shape
+                )))
+            }
+        };
+        self.labels = if task != Task::Classifier {
+            Vec::new()
+        } else if labels.len() == width {
+            labels
+        } else {
+            (0..width).map(|i| i.to_string()).collect()
+        };
+        self.task = task;
+        self.answer = Some(index);
+        Ok(())
+    }
+
+    fn output_names(&self) -> String {
+        self.outputs
+            .iter()
+            .map(|o| format!("'{}'", o.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The description a store publishes for this model: its signature, task, answer output,
+    /// labels and feature names (no metrics or training record).
+    pub fn description(&self) -> crate::manifest::ModelDescription {
+        crate::manifest::ModelDescription {
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            task: Some(self.task),
+            answer_output: self.answer_output().map(|o| o.name.clone()),
+            labels: self.labels.clone(),
+            feature_names: self.feature_names.clone(),
+            metrics: None,
+            training: None,
+        }
+    }
+
+    /// The class count of a classifier (0 otherwise).
     pub fn n_classes(&self) -> usize {
         self.labels.len()
+    }
+
+    /// The output a classifier or regressor answers with.
+    pub fn answer_output(&self) -> Option<&TensorSpec> {
+        self.answer.map(|i| &self.outputs[i])
+    }
+
+    /// The single input of a model that takes rows of float32 features: `(spec, features)`.
+    /// Rows in JSON, CSV and TF Serving's row format need one.
+    pub fn row_input(&self) -> Option<(&TensorSpec, usize)> {
+        match (self.inputs.as_slice(), self.input_dims.as_slice()) {
+            ([spec], [dims]) if self.input_dtypes[0] == DType::F32 => match dims.as_slice() {
+                [Dim::Symbol(_), Dim::Fixed(f)] => Some((spec, *f)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The feature count of a rows model (see [`LoadedModel::row_input`]).
+    pub fn n_features(&self) -> Option<usize> {
+        self.row_input().map(|(_, f)| f)
     }
 
     /// Names the classes (a manifest's labels, `--labels`): one label per output class.
@@ -276,27 +501,137 @@ impl LoadedModel {
         Ok(())
     }
 
-    /// Class probabilities `[rows, classes]` row-major for `rows` rows of raw features.
+    /// The datatype of input `i`.
+    pub fn input_dtype(&self, i: usize) -> DType {
+        self.input_dtypes[i]
+    }
+
+    /// Checks request tensors against the inputs (in the model's order): datatype, rank,
+    /// every fixed dimension, and one value for each symbol the inputs share (the batch).
+    pub fn check_inputs(&self, tensors: &[tensor::Tensor]) -> Result<(), InferenceError> {
+        if tensors.len() != self.inputs.len() {
+            return Err(InferenceError::Input(format!(
+                "the model takes {} inputs ({}), got {}",
+                self.inputs.len(),
+                self.inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                tensors.len()
+            )));
+        }
+        let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
+        for ((tensor, spec), dims) in tensors.iter().zip(&self.inputs).zip(&self.input_dims) {
+            let name = &spec.name;
+            let expected = DType::from_onnx_name(&spec.dtype);
+            if Some(tensor.dtype) != expected {
+                return Err(InferenceError::Input(format!(
+                    "input '{name}' is {} but the model takes {}",
+                    tensor.dtype,
+                    expected.map_or("an unknown type", DType::kserve_name)
+                )));
+            }
+            if tensor.shape.contains(&0) {
+                return Err(InferenceError::Input(format!(
+                    "the batch is empty: input '{name}' has shape {:?}; send at least one row",
+                    tensor.shape
+                )));
+            }
+            if tensor.shape.len() != dims.len() {
+                return Err(InferenceError::Input(format!(
+                    "input '{name}' has shape {:?} (rank {}) but the model takes rank {} {:?}",
+                    tensor.shape,
+                    tensor.shape.len(),
+                    dims.len(),
+                    spec.shape
+                )));
+            }
+            for (axis, (&got, dim)) in tensor.shape.iter().zip(dims).enumerate() {
+                match dim {
+                    Dim::Fixed(n) if got != *n => {
+                        return Err(InferenceError::Input(format!(
+                            "input '{name}' has shape {:?}; dimension {axis} must be {n} (the model takes {:?})",
+                            tensor.shape, spec.shape
+                        )))
+                    }
+                    Dim::Symbol(symbol) => match bound.get(symbol.as_str()) {
+                        Some(&(value, other)) if value != got => {
+                            return Err(InferenceError::Input(format!(
+                                "input '{name}' has {got} along '{symbol}' (dimension {axis}) but input '{other}' has {value}: inputs sharing a dimension must agree"
+                            )))
+                        }
+                        Some(_) => {}
+                        None => {
+                            bound.insert(symbol, (got, name));
+                        }
+                    },
+                    Dim::Fixed(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the model on checked tensors (in the model's input order) and returns every output.
+    pub fn run(&self, tensors: &[tensor::Tensor]) -> Result<Vec<tensor::Tensor>, InferenceError> {
+        self.check_inputs(tensors)?;
+        let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
+        let inputs: TVec<TValue> = tensors
+            .iter()
+            .map(|t| t.to_tract().map(TValue::from))
+            .collect::<Result<_, _>>()
+            .map_err(run)?;
+        let outputs = self.plan.run(inputs).map_err(run)?;
+        outputs
+            .iter()
+            .zip(&self.outputs)
+            .map(|(value, spec)| {
+                tensor::Tensor::from_tract(value).ok_or_else(|| {
+                    InferenceError::Run(format!("output '{}' is not a numeric tensor", spec.name))
+                })
+            })
+            .collect()
+    }
+
+    /// Class probabilities (or regression values) `[rows, width]` row-major for `rows` rows
+    /// of raw float32 features: the answer output of a rows model.
     pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, InferenceError> {
-        if x.len() != rows * self.n_features {
+        let Some((_, features)) = self.row_input() else {
+            return Err(InferenceError::Input(
+                "this model does not take rows of float32 features; send its inputs by name".into(),
+            ));
+        };
+        let Some(answer) = self.answer else {
+            return Err(InferenceError::Input(
+                "this model answers tensors, not labelled rows; send its inputs by name".into(),
+            ));
+        };
+        if x.len() != rows * features {
             return Err(InferenceError::FeatureCount {
-                expected: self.n_features,
+                expected: features,
                 got: x.len() / rows.max(1),
             });
         }
-        let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
-        let input = Tensor::from_shape(&[rows, self.n_features], x).map_err(run)?;
-        let outputs = self.plan.run(tvec!(input.into())).map_err(run)?;
-        let view = outputs[0].to_plain_array_view::<f32>().map_err(run)?;
-        let probabilities: Vec<f32> = view.iter().copied().collect();
-        if probabilities.len() != rows * self.n_classes() {
+        let input = tensor::Tensor::from_f32(vec![rows, features], x);
+        let mut outputs = self.run(std::slice::from_ref(&input))?;
+        let values = outputs
+            .swap_remove(answer)
+            .to_f32()
+            .ok_or_else(|| InferenceError::Run("the answer output is not a float tensor".into()))?;
+        let width = self.outputs[answer].shape[1].max(1) as usize;
+        let width = if self.task == Task::Classifier {
+            self.n_classes()
+        } else {
+            width
+        };
+        if values.len() != rows * width {
             return Err(InferenceError::Run(format!(
-                "the model returned {} values for {rows} rows of {} classes",
-                probabilities.len(),
-                self.n_classes()
+                "the model returned {} values for {rows} rows of {width}",
+                values.len(),
             )));
         }
-        Ok(probabilities)
+        Ok(values)
     }
 }
 
@@ -304,7 +639,7 @@ impl LoadedModel {
 /// the first one wins a tie.
 pub fn argmax_rows(probabilities: &[f32], classes: usize) -> Vec<u32> {
     probabilities
-        .chunks_exact(classes)
+        .chunks_exact(classes.max(1))
         .map(|row| {
             let mut best = 0;
             for (i, p) in row.iter().enumerate() {

@@ -7,7 +7,8 @@
 //! - [`metrics`]: classification metrics as data (computed by training and evaluation, kept in manifests).
 //! - [`manifest`]: the JSON description published beside each model.
 //! - [`store`]: the versioned model store (bytes and manifests, folder or S3) and model references.
-//! - [`inference`]: loading an ONNX model with tract and running it.
+//! - [`tensor`]: request tensors (datatype, shape, values) checked before anything is sized by them.
+//! - [`inference`]: loading any ONNX model tract runs and running it on checked tensors.
 //! - [`loader`]: a model reference to a model ready to answer (store, then inference).
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
@@ -43,6 +44,7 @@ pub mod protocol;
 pub mod report;
 pub mod server;
 pub mod store;
+pub mod tensor;
 #[cfg(feature = "train")]
 pub mod training;
 

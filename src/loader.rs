@@ -60,10 +60,17 @@ pub async fn load_with_progress(
     let mut model = LoadedModel::from_vec(fetched.bytes).map_err(model_error)?;
     let (name, version) = match &fetched.manifest {
         Some(manifest) => {
-            // labels published in the manifest (`maas publish --labels`) name the classes
-            let labels = &manifest.description.labels;
-            if !labels.is_empty() && labels != &model.labels {
-                model.set_labels(labels.clone()).map_err(model_error)?;
+            // the manifest says what the model answers and names its classes (`maas publish
+            // --task/--output/--labels`); older manifests only name the classes
+            let d = &manifest.description;
+            match d.task {
+                Some(task) => model
+                    .set_task(task, d.answer_output.as_deref(), d.labels.clone())
+                    .map_err(model_error)?,
+                None if !d.labels.is_empty() && d.labels != model.labels => {
+                    model.set_labels(d.labels.clone()).map_err(model_error)?
+                }
+                None => {}
             }
             (manifest.name.clone(), Some(manifest.version))
         }

@@ -29,6 +29,9 @@ async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
         if let Some(ct) = &case.content_type {
             request = request.header("content-type", ct.as_bytes());
         }
+        for (name, value) in &case.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
         let request = request.body(Body::from(case.body())).unwrap();
         let answer =
             tokio::time::timeout(Duration::from_secs(20), common::http::send(&app, request))

@@ -190,7 +190,16 @@ fn third_party_onnx_publishes_and_answers_like_onnxruntime_on_s3_and_in_a_folder
             manifest["inputs"],
             json!([{"name": "X", "dtype": "float32", "shape": [-1, 64]}])
         );
-        assert_eq!(manifest["outputs"][0]["name"], "probabilities");
+        // every output of the graph, and the classifier answers with its probabilities
+        assert_eq!(
+            manifest["outputs"],
+            json!([
+                {"name": "label", "dtype": "int64", "shape": [-1]},
+                {"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}
+            ])
+        );
+        assert_eq!(manifest["task"], "classifier");
+        assert_eq!(manifest["answer_output"], "probabilities");
         assert_eq!(manifest["labels"][3], "three");
         let answer: Value = serde_json::from_str(&moto.maas_ok(&[
             "predict",

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::contract::TensorSpec;
+use crate::contract::{Task, TensorSpec};
 use crate::metrics::Metrics;
 
 mod training;
@@ -57,8 +57,17 @@ pub struct ModelFile {
 /// What a publisher knows about the model before it has a version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelDescription {
+    /// Every input of the graph.
     pub inputs: Vec<TensorSpec>,
+    /// Every output of the graph.
     pub outputs: Vec<TensorSpec>,
+    /// What the model answers; absent in manifests written before maas recorded it (a model
+    /// with a `probabilities` output is then a classifier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// The output a classifier or regressor answers with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_output: Option<String>,
     /// Class labels in output order.
     pub labels: Vec<String>,
     #[serde(default)]

@@ -125,6 +125,8 @@ pub async fn train_and_publish(
     let description = ModelDescription {
         inputs: vec![tensor(INPUT_NAME, data.n_features())],
         outputs: vec![tensor(OUTPUT_NAME, data.classes.len())],
+        task: Some(crate::contract::Task::Classifier),
+        answer_output: Some(OUTPUT_NAME.to_string()),
         labels: data.classes.clone(),
         feature_names: data.feature_names.clone(),
         metrics: Some(metrics.clone()),

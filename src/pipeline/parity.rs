@@ -27,7 +27,7 @@ pub enum ParityError {
 /// absolute difference, or an error above tolerance.
 pub fn check_parity(onnx: &[u8], x: &[f32], reference: &[f32]) -> Result<f32, ParityError> {
     let loaded = LoadedModel::from_bytes(onnx).map_err(|e| ParityError::Reload(e.to_string()))?;
-    let rows = x.len() / loaded.n_features.max(1);
+    let rows = x.len() / loaded.n_features().unwrap_or(1).max(1);
     let exported = loaded
         .predict(x, rows)
         .map_err(|e| ParityError::Reload(e.to_string()))?;

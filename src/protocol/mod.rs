@@ -1,22 +1,61 @@
-//! Prediction protocols: the native one (`{"inputs": [[...], ...]}` in, labelled probabilities
-//! out) here, KServe V2 and TF Serving in submodules, and the checks every batch passes before it
-//! reaches the model (shape, finiteness).
+//! Prediction protocols: the native one here (`{"inputs": [[...], ...]}` rows or
+//! `{"inputs": {"name": values}}` named tensors in; labelled probabilities, regression values or
+//! named tensors out), KServe V2 and TF Serving in submodules, named tensors in JSON in
+//! `named`, and the checks every batch of rows passes before it reaches the model.
 
 pub mod kserve;
+pub mod named;
 pub mod tfserving;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use std::fmt;
 
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::contract::Task;
 use crate::inference::argmax_rows;
 use crate::inference::{InferenceError, LoadedModel};
+use crate::tensor::{Tensor, TensorError};
+pub use named::{named_output, nest, tensors_from_named, NamedOutput};
 
 /// The native request body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
-    /// Rows of raw features.
-    pub inputs: Vec<Vec<f64>>,
+    /// Rows of raw features, or the model's inputs by name.
+    pub inputs: NativeInputs,
+}
+
+/// What the native route takes: rows for a model with one `[batch, features]` float input, or
+/// every input by name (nested values, or flat ones that fill the input's shape).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NativeInputs {
+    /// `[[f1, f2, ...], ...]`.
+    Rows(Vec<Vec<f64>>),
+    /// `{"name": values, ...}`.
+    Named(Map<String, Value>),
+}
+
+impl<'de> Deserialize<'de> for NativeInputs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Inputs;
+        impl<'de> Visitor<'de> for Inputs {
+            type Value = NativeInputs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of rows or a map of named inputs")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NativeInputs, A::Error> {
+                Vec::<Vec<f64>>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(NativeInputs::Rows)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NativeInputs, A::Error> {
+                Map::<String, Value>::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(NativeInputs::Named)
+            }
+        }
+        deserializer.deserialize_any(Inputs)
+    }
 }
 
 /// One row's answer.
@@ -40,8 +79,12 @@ pub struct PredictResponse {
     pub predictions: Vec<Prediction>,
 }
 
+/// Why a request's input was refused (a 400).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum InputError {
+    /// A tensor that breaks a rule of its datatype or shape.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
     #[error("the batch is empty: send at least one row of features")]
     Empty,
     #[error("row {row} has {got} features, the model expects {expected}")]
@@ -241,15 +284,139 @@ pub(crate) fn finite(v: f64, row: usize, column: usize) -> Result<f32, InputErro
     }
 }
 
-/// Runs a checked batch and labels the answer.
-pub fn predict(
+/// One regression row: `value` for one target, `values` for several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RegressionPrediction {
+    /// The one target's value.
+    One {
+        /// In the target's units.
+        value: f32,
+    },
+    /// Every target's value, in the model's order.
+    Several {
+        /// In the targets' units.
+        values: Vec<f32>,
+    },
+}
+
+/// The native answer of a regressor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegressionResponse {
+    /// The model name.
+    pub model_name: String,
+    /// `null` for a bare `.onnx` file outside a store.
+    pub model_version: Option<u64>,
+    /// One per row.
+    pub predictions: Vec<RegressionPrediction>,
+}
+
+/// The native answer of any other model: every output by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensorResponse {
+    /// The model name.
+    pub model_name: String,
+    /// `null` for a bare `.onnx` file outside a store.
+    pub model_version: Option<u64>,
+    /// Every output, nested by its shape.
+    pub outputs: std::collections::BTreeMap<String, NamedOutput>,
+}
+
+/// The native answer, shaped by what the model is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum NativeResponse {
+    /// A classifier's labelled probabilities.
+    Classified(PredictResponse),
+    /// A regressor's values.
+    Regressed(RegressionResponse),
+    /// Any model's outputs.
+    Tensors(TensorResponse),
+}
+
+/// The model's input tensors for a native request: rows become the one `[rows, features]`
+/// input; named inputs are checked one by one. `max_elements` bounds every tensor.
+pub fn native_tensors(
+    inputs: &NativeInputs,
+    model: &LoadedModel,
+    max_elements: usize,
+) -> Result<Vec<Tensor>, InputError> {
+    match inputs {
+        NativeInputs::Rows(rows) => {
+            let Some(features) = model.n_features() else {
+                return Err(InputError::Invalid(format!(
+                    "this model takes named inputs ({}): send {{\"inputs\": {{\"{}\": [...]}}}}",
+                    model
+                        .inputs
+                        .iter()
+                        .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    model.inputs.first().map_or("input", |i| i.name.as_str())
+                )));
+            };
+            let batch = Batch::from_rows(rows, features)?;
+            Ok(vec![Tensor::from_f32(
+                vec![batch.rows, features],
+                &batch.values,
+            )])
+        }
+        NativeInputs::Named(named) => tensors_from_named(named, model, max_elements),
+    }
+}
+
+/// The native answer to a model's outputs: labelled rows for a classifier, values for a
+/// regressor, every output by name otherwise.
+pub fn native_response(
     model: &LoadedModel,
     model_name: &str,
     model_version: Option<u64>,
-    batch: &Batch,
-) -> Result<PredictResponse, InferenceError> {
-    let probabilities = model.predict(&batch.values, batch.rows)?;
-    Ok(labelled(model, model_name, model_version, probabilities))
+    outputs: Vec<Tensor>,
+) -> Result<NativeResponse, InferenceError> {
+    let answer = model.answer.and_then(|i| outputs.get(i));
+    match (model.task, answer) {
+        (Task::Classifier, Some(answer)) => {
+            let probabilities = answer.to_f32().ok_or_else(|| {
+                InferenceError::Run("the probabilities output is not a float tensor".into())
+            })?;
+            Ok(NativeResponse::Classified(labelled(
+                model,
+                model_name,
+                model_version,
+                probabilities,
+            )))
+        }
+        (Task::Regression, Some(answer)) => {
+            let values = answer.to_f32().ok_or_else(|| {
+                InferenceError::Run("the regression output is not a float tensor".into())
+            })?;
+            let width = answer.shape.get(1).copied().unwrap_or(1).max(1);
+            let predictions = values
+                .chunks_exact(width)
+                .map(|row| match row {
+                    [one] => RegressionPrediction::One { value: *one },
+                    several => RegressionPrediction::Several {
+                        values: several.to_vec(),
+                    },
+                })
+                .collect();
+            Ok(NativeResponse::Regressed(RegressionResponse {
+                model_name: model_name.to_string(),
+                model_version,
+                predictions,
+            }))
+        }
+        _ => Ok(NativeResponse::Tensors(TensorResponse {
+            model_name: model_name.to_string(),
+            model_version,
+            outputs: model
+                .outputs
+                .iter()
+                .zip(&outputs)
+                .map(|(spec, tensor)| (spec.name.clone(), named_output(tensor)))
+                .collect(),
+        })),
+    }
 }
 
 /// Labels probabilities `[rows, classes]` with the most probable class of each row.

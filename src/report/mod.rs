@@ -50,17 +50,64 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         .as_ref()
         .map(|t| format!("trained by maas on `{}`", t.data.source))
         .unwrap_or_else(|| "trained outside maas and published with `maas publish`".into());
-    writeln!(
-        out,
-        "Classifies a row of {} numeric features into one of {} classes ({source}). \
+    let task = d.task.unwrap_or(if d.labels.is_empty() {
+        crate::contract::Task::Tensor
+    } else {
+        crate::contract::Task::Classifier
+    });
+    if task != crate::contract::Task::Classifier {
+        writeln!(
+            out,
+            "A {task} model ({source}): it answers its outputs for inputs shaped and scaled like \
+             its training data.\n"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Classifies a row of {} numeric features into one of {} classes ({source}). \
          It answers for rows measured and scaled like its training data; it has not seen \
          other populations, and its probabilities are the network's softmax, not calibrated \
          risks. Check the per-class table before relying on a rare class.\n",
-        features
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| "a fixed number of".into()),
-        d.labels.len()
+            features
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "a fixed number of".into()),
+            d.labels.len()
+        )?;
+    }
+
+    writeln!(out, "## Signature\n")?;
+    writeln!(
+        out,
+        "Task: {task}{}\n",
+        d.answer_output
+            .as_ref()
+            .map(|o| format!(", answering with `{o}`"))
+            .unwrap_or_default()
     )?;
+    writeln!(out, "| | name | datatype | shape |\n|---|---|---|---|")?;
+    for (kind, specs) in [("input", &d.inputs), ("output", &d.outputs)] {
+        for spec in specs.iter() {
+            let shape: Vec<String> = spec
+                .shape
+                .iter()
+                .map(|&n| {
+                    if n < 0 {
+                        "batch".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect();
+            writeln!(
+                out,
+                "| {kind} | `{}` | {} | [{}] |",
+                spec.name,
+                crate::protocol::kserve::datatype_of(&spec.dtype),
+                shape.join(", ")
+            )?;
+        }
+    }
+    writeln!(out)?;
 
     writeln!(out, "## Data\n")?;
     writeln!(out, "| | |\n|---|---|")?;

@@ -1,6 +1,7 @@
-//! The JSON request body as an extractor: Content-Type checked (415), size bounded by
-//! `MAAS_MAX_BODY_BYTES` before and while reading (413), parsed into the route's request type
-//! with an example of the expected JSON in the 400 message.
+//! Request bodies as extractors: Content-Type checked (415), size bounded by
+//! `MAAS_MAX_BODY_BYTES` before and while reading (413); JSON parsed into the route's request
+//! type with an example of the expected JSON in the 400 message; KServe's body kept as bytes
+//! with its binary extension header.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -42,8 +43,69 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let (parts, body) = request.into_parts();
-        check_content_type(&parts.headers)?;
+        check_content_type(request.headers(), false)?;
+        let bytes = read_limited(request, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body as `T`, with an example of `T` in the message when it does not parse.
+pub fn parse_json<T: DeserializeOwned + RequestExample>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(format!(
+            "the request body is empty; send JSON like {}",
+            T::EXAMPLE
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "invalid JSON body: {e}; expected JSON like {}",
+            T::EXAMPLE
+        ))
+    })
+}
+
+/// A KServe V2 inference body: JSON, or with the binary tensor data extension a JSON header of
+/// `header_length` bytes followed by raw tensor bytes.
+#[derive(Debug, Clone)]
+pub struct InferBody {
+    /// The whole body.
+    pub bytes: Bytes,
+    /// `Inference-Header-Content-Length`, when the body uses the binary extension.
+    pub header_length: Option<String>,
+}
+
+impl FromRequest<AppState> for InferBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_content_type(request.headers(), true)?;
+        let header_length = match request
+            .headers()
+            .get(crate::protocol::kserve::HEADER_LENGTH)
+        {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| {
+                        ApiError::bad_request("Inference-Header-Content-Length is not a number")
+                    })?
+                    .to_string(),
+            ),
+        };
+        let bytes = read_limited(request, state).await?;
+        Ok(InferBody {
+            bytes,
+            header_length,
+        })
+    }
+}
+
+/// Reads a body within `MAAS_MAX_BODY_BYTES`: a declared length over it is refused before any
+/// byte is read, a stream that runs over it as soon as it does.
+async fn read_limited(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let (parts, body) = request.into_parts();
+    {
         let limit = state.config.max_body_bytes;
         let too_large = || {
             ApiError::new(
@@ -68,29 +130,24 @@ where
                 )))
             }
         };
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request(format!(
-                "the request body is empty; send JSON like {}",
-                T::EXAMPLE
-            )));
-        }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            ApiError::bad_request(format!(
-                "invalid JSON body: {e}; expected JSON like {}",
-                T::EXAMPLE
-            ))
-        })
+        Ok(bytes)
     }
 }
 
-/// A missing Content-Type is taken as JSON; any other than JSON is refused with 415.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// A missing Content-Type is taken as JSON, and so is curl's default form type (`curl -d`
+/// without `-H`, as Triton and TF Serving take it); `binary` also allows
+/// `application/octet-stream` (KServe's binary extension). Anything else is refused with 415.
+fn check_content_type(headers: &HeaderMap, binary: bool) -> Result<(), ApiError> {
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
     let ct = content_type.to_str().unwrap_or("").to_ascii_lowercase();
     let essence = ct.split(';').next().unwrap_or("").trim();
-    if essence == "application/json" || essence.ends_with("+json") {
+    if essence == "application/json"
+        || essence.ends_with("+json")
+        || essence == "application/x-www-form-urlencoded"
+        || (binary && essence == "application/octet-stream")
+    {
         return Ok(());
     }
     Err(ApiError::new(

@@ -41,7 +41,9 @@ impl From<InferenceError> for ApiError {
     fn from(e: InferenceError) -> Self {
         match e {
             // the batch was checked before it reached the model, but say so if it slips through
-            InferenceError::FeatureCount { .. } => ApiError::bad_request(e.to_string()),
+            InferenceError::FeatureCount { .. } | InferenceError::Input(_) => {
+                ApiError::bad_request(e.to_string())
+            }
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
     }

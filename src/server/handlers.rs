@@ -6,18 +6,19 @@ use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::body::JsonBody;
+use super::body::{parse_json, InferBody, JsonBody};
 use super::error::ApiError;
 use super::metrics::PredictionMetrics;
 use super::state::ServedModel;
 use super::{AppState, RequestId};
-use crate::protocol::{self, kserve, tfserving, Batch};
+use crate::protocol::{self, kserve, tfserving};
+use crate::tensor::Tensor;
 
 /// The model a route names: `{name}` and, in the versioned form, `{version}` (neither on
 /// `/predict`).
@@ -110,44 +111,48 @@ fn served(
     Ok(current)
 }
 
-/// Runs a checked batch within the row limit and reports metrics.
-fn run_batch(
+/// Runs checked input tensors within the row limit (`MAAS_MAX_ROWS` bounds every input's
+/// first dimension, the batch) and reports metrics.
+fn run_tensors(
     state: &AppState,
     served: &ServedModel,
-    batch: &Batch,
+    tensors: &[Tensor],
     route: &str,
     started: Instant,
     request_id: Option<&Extension<RequestId>>,
-) -> Result<Vec<f32>, ApiError> {
+) -> Result<Vec<Tensor>, ApiError> {
     let max = state.config.max_rows;
-    if batch.rows > max {
+    let rows = tensors
+        .iter()
+        .filter_map(|t| t.shape.first().copied())
+        .max()
+        .unwrap_or(1);
+    if rows > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} rows exceed the limit of {max} rows per request (MAAS_MAX_ROWS)",
-                batch.rows
-            ),
+            format!("{rows} rows exceed the limit of {max} rows per request (MAAS_MAX_ROWS)"),
         ));
     }
     let inference_started = Instant::now();
-    let probabilities = served.model.predict(&batch.values, batch.rows)?;
+    let outputs = served.model.run(tensors)?;
     let inference_ms = inference_started.elapsed().as_secs_f64() * 1e3;
     if state.config.emit_metrics {
         PredictionMetrics {
             model: &served.name,
             version: served.version,
             route,
-            rows: batch.rows,
+            rows,
             inference_ms,
             total_ms: started.elapsed().as_secs_f64() * 1e3,
             request_id: request_id.map(|r| r.0 .0.as_str()),
         }
         .emit();
     }
-    Ok(probabilities)
+    Ok(outputs)
 }
 
-/// `POST /predict`: rows of features in, labelled probabilities out.
+/// `POST /predict`: rows of features or named inputs in; labelled probabilities, regression
+/// values or named outputs out.
 pub async fn native_predict(
     State(state): State<AppState>,
     CurrentModel(current): CurrentModel,
@@ -155,21 +160,18 @@ pub async fn native_predict(
     JsonBody(request): JsonBody<protocol::PredictRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let batch = Batch::from_rows(&request.inputs, current.model.n_features)?;
-    let probabilities = run_batch(
+    let tensors =
+        protocol::native_tensors(&request.inputs, &current.model, state.config.max_elements())?;
+    let outputs = run_tensors(
         &state,
         &current,
-        &batch,
+        &tensors,
         "/predict",
         started,
         request_id.as_ref(),
     )?;
-    let response = protocol::labelled(
-        &current.model,
-        &current.name,
-        current.version,
-        probabilities,
-    );
+    let response =
+        protocol::native_response(&current.model, &current.name, current.version, outputs)?;
     Ok(Json(response).into_response())
 }
 
@@ -221,31 +223,55 @@ pub async fn model_metadata(CurrentModel(current): CurrentModel) -> Json<kserve:
     ))
 }
 
-/// `POST /v2/models/{name}[/versions/{version}]/infer`: KServe V2 inference.
+/// `POST /v2/models/{name}[/versions/{version}]/infer`: KServe V2 inference, JSON or with
+/// the binary tensor data extension both ways.
 pub async fn kserve_infer(
     State(state): State<AppState>,
     CurrentModel(current): CurrentModel,
     request_id: Option<Extension<RequestId>>,
-    JsonBody(request): JsonBody<kserve::InferRequest>,
-) -> Result<Json<kserve::InferResponse>, ApiError> {
+    body: InferBody,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let batch = kserve::batch_from_request(&request, &current.model)?;
-    let probabilities = run_batch(
+    let (header, binary) = kserve::split_body(&body.bytes, body.header_length.as_deref())?;
+    let request: kserve::InferRequest = parse_json(header)?;
+    let selected = kserve::selected_outputs(&request, &current.model)?;
+    let tensors = kserve::tensors_from_request(
+        &request,
+        binary,
+        &current.model,
+        state.config.max_elements(),
+    )?;
+    let outputs = run_tensors(
         &state,
         &current,
-        &batch,
+        &tensors,
         "/v2/models/{name}/infer",
         started,
         request_id.as_ref(),
     )?;
-    Ok(Json(kserve::response(
+    let encoded = kserve::response(
         &current.name,
         current.version,
         request.id,
-        &current.model.output.name,
-        batch.rows,
-        probabilities,
-    )))
+        &current.model,
+        &outputs,
+        &selected,
+    )
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(match encoded.header_length {
+        None => ([(header::CONTENT_TYPE, "application/json")], encoded.body).into_response(),
+        Some(length) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    HeaderName::from_static(kserve::HEADER_LENGTH),
+                    length.to_string(),
+                ),
+            ],
+            encoded.body,
+        )
+            .into_response(),
+    })
 }
 
 /// A TF Serving path after `/v1/models/`: the model name, an optional version and the verb.
@@ -274,24 +300,17 @@ pub async fn tf_predict(
     JsonBody(request): JsonBody<tfserving::PredictRequest>,
 ) -> Result<Json<tfserving::PredictResponse>, ApiError> {
     let started = Instant::now();
-    let (format, batch) = tfserving::batch_from_request(
-        &request,
-        &current.model.input.name,
-        current.model.n_features,
-    )?;
-    let probabilities = run_batch(
+    let (format, tensors) =
+        tfserving::tensors_from_request(&request, &current.model, state.config.max_elements())?;
+    let outputs = run_tensors(
         &state,
         &current,
-        &batch,
+        &tensors,
         "/v1/models/{name}:predict",
         started,
         request_id.as_ref(),
     )?;
-    Ok(Json(tfserving::response(
-        format,
-        &probabilities,
-        current.model.n_classes(),
-    )))
+    Ok(Json(tfserving::response(format, &current.model, &outputs)))
 }
 
 /// `GET /v1/models/{name}[/versions/{version}]`: TF Serving's model status.

@@ -58,7 +58,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/predict",
         pattern: "/predict",
-        description: "native: `{\"inputs\": [[...], ...]}` → labels and probabilities (the `maas predict` JSON)",
+        description: "native: rows `{\"inputs\": [[...], ...]}` or named inputs `{\"inputs\": {\"name\": [...]}}` → labelled probabilities, regression values or named outputs (the `maas predict` JSON)",
         handler: || post(handlers::native_predict),
     },
     Route {
@@ -114,7 +114,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/v2/models/{name}/infer",
         pattern: "/v2/models/{name}/infer",
-        description: "KServe V2 inference: one input `input`, numeric datatype (FP32 …), flat or nested `data`",
+        description: "KServe V2 inference: every input by name with its datatype and shape, flat or nested `data` or the binary tensor extension; every output, or those asked for, in JSON or binary",
         handler: || post(handlers::kserve_infer),
     },
     Route {
@@ -128,7 +128,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/v1/models/{name}:predict",
         pattern: TF_PATTERN,
-        description: "TF Serving: `instances` (rows, or `{\"input\": row}` objects) → `predictions`; `inputs` (rows or `{\"input\": rows}`) → `outputs`",
+        description: "TF Serving: `instances` (rows, or row objects keyed by input name) → `predictions`; `inputs` (a batch, or a dict of inputs) → `outputs`",
         handler: || post(handlers::tf_predict),
     },
     Route {

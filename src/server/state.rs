@@ -25,6 +25,14 @@ pub struct ServerConfig {
     pub inference_threads: usize,
 }
 
+impl ServerConfig {
+    /// The most elements one request tensor may have: one per body byte, so that a shape can
+    /// never claim more than the body could carry (a BOOL or UINT8 takes one byte in binary).
+    pub fn max_elements(&self) -> usize {
+        self.max_body_bytes
+    }
+}
+
 /// Lambda's synchronous invocation payload limit.
 pub const LAMBDA_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 

@@ -15,6 +15,9 @@ pub struct Case {
     body: Option<String>,
     body_hex: Option<String>,
     body_repeat: Option<Repeat>,
+    /// More request headers (e.g. Inference-Header-Content-Length).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
     pub status: u16,
     /// A substring of the JSON error message.
     pub error: String,

@@ -155,6 +155,8 @@ pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
     maas::manifest::ModelDescription {
         inputs: vec![],
         outputs: vec![],
+        task: None,
+        answer_output: None,
         labels: labels.iter().map(|l| l.to_string()).collect(),
         feature_names: vec![],
         metrics: None,

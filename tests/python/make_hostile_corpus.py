@@ -4,8 +4,9 @@ functions/predict/tests/hostile_events.rs wraps them in every Lambda event type)
 
 A case: name, method (POST), path, content_type ("application/json"; null sends none), and
 the body as `body` (text), `body_hex` (raw bytes) or `body_repeat` ({head, unit, times,
-tail}: head + unit * times + tail, for the large ones); status; error (a substring of the
-JSON error message).
+tail}: head + unit * times + tail, for the large ones); `headers` (more request headers, e.g.
+Inference-Header-Content-Length for the KServe binary extension); status; error (a substring of
+the JSON error message).
 
 usage: python3 tests/python/make_hostile_corpus.py
 """
@@ -25,11 +26,23 @@ def kserve_body(data, shape=(1, 64), datatype="FP32", name="input", **extra):
 
 
 def kserve(name, body, error, status=400, path="/v2/models/digits/infer", **extra):
+    """`body` is JSON text, or a binary_case() dict (body_hex and headers; `extra` headers win)."""
+    if isinstance(body, dict):
+        headers = {**body.get("headers", {}), **extra.pop("headers", {})}
+        return dict(name=name, path=path, body_hex=body["body_hex"], headers=headers, status=status, error=error, **extra)
     return dict(name=name, path=path, body=body, status=status, error=error, **extra)
 
 
 def tf(name, body, error, status=400, path="/v1/models/digits:predict", **extra):
     return dict(name=name, path=path, body=body, status=status, error=error, **extra)
+
+
+def binary_case(parameters, nbytes, shape=(1, 64)):
+    """A body with the binary tensor data extension: the JSON header, then `nbytes` zero bytes.
+    Returns (body_hex, headers) for kserve(): Inference-Header-Content-Length is the header's
+    length unless the case overrides it."""
+    header = json.dumps({"inputs": [{"name": "input", "shape": list(shape), "datatype": "FP32", "parameters": p} for p in parameters]}).encode()
+    return {"body_hex": (header + bytes(nbytes)).hex(), "headers": {"Inference-Header-Content-Length": str(len(header))}}
 
 
 JSON_HINT = "invalid JSON body"
@@ -83,24 +96,37 @@ cases = [
     dict(name="100000 nested arrays", path="/predict", body_repeat={"head": '{"inputs": ', "unit": "[", "times": 100000, "tail": "]}"}, status=400, error="invalid type: sequence, expected f64"),
     # content types
     native("text/plain", json.dumps({"inputs": [ROW]}), "Content-Type must be application/json, got 'text/plain'", status=415, content_type="text/plain"),
-    native("form encoded", "inputs=1", "Content-Type must be application/json, got 'application/x-www-form-urlencoded'", status=415, content_type="application/x-www-form-urlencoded"),
+    native("form encoded", "inputs=1", "invalid JSON body", content_type="application/x-www-form-urlencoded"),
     native("multipart", "--x\r\n\r\n--x--", "Content-Type must be application/json", status=415, content_type="multipart/form-data; boundary=x"),
     native("unicode junk content type", json.dumps({"inputs": [ROW]}), "Content-Type must be application/json", status=415, content_type="\u00e9\u00e9/\u00e9"),
     # --- KServe V2
     kserve("truncated", '{"inputs": [{"name": "input", "shape": [1, 64]', "EOF while parsing"),
     kserve("BYTES datatype", kserve_body(["a"] * 64, datatype="BYTES"), "datatype 'BYTES' is not supported"),
-    kserve("unknown input", kserve_body(ROW, name="pixels"), "unknown input 'pixels': the model's input is 'input'"),
-    kserve("wrong width", kserve_body(ROW[:63], shape=(1, 63)), "has shape [1, 63]; the model expects [rows, 64]"),
+    kserve("unknown input", kserve_body(ROW, name="pixels"), "unknown input 'pixels': the model's inputs are 'input'"),
+    kserve("wrong width", kserve_body(ROW[:63], shape=(1, 63)), "input 'input' has shape [1, 63]; dimension 1 must be 64"),
     kserve("shape and data disagree", kserve_body(ROW, shape=(2, 64)), "has 64 values but its shape [2, 64] needs 128"),
-    kserve("negative dimension", kserve_body(ROW, shape=(-1, 64)), "has shape [-1, 64]; the model expects [rows, 64]"),
-    kserve("overflowing shape", kserve_body([1, 2], shape=(9223372036854775807, 2)), "the model expects [rows, 64]"),
-    kserve("huge rows", kserve_body(ROW, shape=(4294967296, 64)), "needs 274877906944"),
-    kserve("string in data", json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [[0.0, "x"]]}]}), "data[0][1] is a string, expected a number"),
-    kserve("1e39 in data", kserve_body([1e39] + ROW[1:]), "is not a finite float32 number"),
+    kserve("negative dimension", kserve_body(ROW, shape=(-1, 64)), "input 'input': shape [-1, 64] has a negative dimension"),
+    kserve("overflowing shape", kserve_body([1, 2], shape=(9223372036854775807, 2)), "elements, more than the limit of 6291456 per request"),
+    kserve("shape product overflowing usize", kserve_body([1, 2], shape=(4294967296, 4294967296, 2)), "has more elements than can be counted"),
+    kserve("huge rows", kserve_body(ROW, shape=(4294967296, 64)), "has 274877906944 elements, more than the limit of 6291456 per request"),
+    kserve("string in data", json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [[0.0, "x"]]}]}), "data[0][1]: is a string, expected a number"),
+    kserve("1e39 in data", kserve_body([1e39] + ROW[1:]), "is not a finite FP32 number"),
     kserve("NaN in data", '{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [NaN]}]}', "expected value"),
-    kserve("no inputs", '{"inputs": []}', "expected exactly one input ('input'), got 0"),
-    kserve("two inputs", json.dumps({"inputs": [json.loads(kserve_body(ROW))["inputs"][0]] * 2}), "expected exactly one input ('input'), got 2"),
-    kserve("missing data", json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32"}]}), "missing field `data`"),
+    kserve("no inputs", '{"inputs": []}', "missing input 'input': the model takes 'input'"),
+    kserve("two inputs", json.dumps({"inputs": [json.loads(kserve_body(ROW))["inputs"][0]] * 2}), "input 'input' is given twice"),
+    kserve("missing data", json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32"}]}), "input 'input' has no data: send 'data' or binary data with binary_data_size"),
+    kserve("wrong datatype", kserve_body([0] * 64, datatype="INT64"), "input 'input' is INT64 but the model takes FP32"),
+    kserve("wrong rank", kserve_body(ROW, shape=(64,)), "input 'input' has shape [64] (rank 1) but the model takes rank 2"),
+    kserve("data and binary_data_size", json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": ROW, "parameters": {"binary_data_size": 256}}]}), "has both data and binary_data_size"),
+    kserve("binary_data_size is negative", binary_case([{"binary_data_size": -1}], 0), "binary_data_size must be a whole number of bytes, got -1"),
+    kserve("binary header length beyond the body", binary_case([{"binary_data_size": 256}], 256), "Inference-Header-Content-Length is 99999 but the body has", headers={"Inference-Header-Content-Length": "99999"}),
+    kserve("binary header length not a number", binary_case([{"binary_data_size": 256}], 256), "Inference-Header-Content-Length 'abc' is not a byte count", headers={"Inference-Header-Content-Length": "abc"}),
+    kserve("binary size disagrees with the shape", binary_case([{"binary_data_size": 255}], 255), "input 'input': 255 bytes of binary data but shape [1, 64] of FP32 needs 256"),
+    kserve("binary size beyond the binary part", binary_case([{"binary_data_size": 256}], 10), "binary_data_size 256 goes past the 10 bytes of binary data"),
+    kserve("binary part longer than the sizes", binary_case([{"binary_data_size": 256}], 300), "the binary part has 300 bytes but the inputs' binary_data_size add up to 256"),
+    kserve("binary huge shape", binary_case([{"binary_data_size": 256}], 256, shape=(4294967296, 64)), "more than the limit of 6291456 per request"),
+    kserve("binary output flag not a boolean", kserve_body(ROW, outputs=[{"name": "probabilities", "parameters": {"binary_data": "yes"}}]), "parameter binary_data must be true or false"),
+    kserve("output asked twice", kserve_body(ROW, outputs=[{"name": "probabilities"}, {"name": "probabilities"}]), "output 'probabilities' is asked for twice"),
     kserve("unknown output", kserve_body(ROW, outputs=[{"name": "logits"}]), "unknown output 'logits'"),
     kserve("duplicate inputs key", '{"inputs": [], "inputs": []}', "duplicate field `inputs`"),
     dict(name="KServe data nested 100000 deep", path="/v2/models/digits/infer", body_repeat={"head": '{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": ', "unit": "[", "times": 100000, "tail": "]}]}"}, status=400, error="recursion limit exceeded"),

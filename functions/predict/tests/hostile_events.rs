@@ -34,11 +34,15 @@ fn set_body(event: &mut Value, body: &[u8], force_base64: bool) {
     }
 }
 
-fn headers(content_type: Option<&str>) -> Value {
-    match content_type {
-        Some(ct) => json!({ "content-type": ct, "host": "example.test" }),
-        None => json!({ "host": "example.test" }),
+fn headers(case: &corpus::Case) -> Value {
+    let mut headers = json!({ "host": "example.test" });
+    if let Some(ct) = &case.content_type {
+        headers["content-type"] = json!(ct);
     }
+    for (name, value) in &case.headers {
+        headers[name.to_ascii_lowercase()] = json!(value);
+    }
+    headers
 }
 
 fn v1_event(case: &corpus::Case) -> Value {
@@ -47,7 +51,7 @@ fn v1_event(case: &corpus::Case) -> Value {
     event["httpMethod"] = json!(case.method);
     event["requestContext"]["path"] = json!(format!("/prod{}", case.path));
     event["requestContext"]["httpMethod"] = json!(case.method);
-    let headers = headers(case.content_type.as_deref());
+    let headers = headers(case);
     let multi: serde_json::Map<String, Value> = headers
         .as_object()
         .unwrap()
@@ -65,7 +69,7 @@ fn v2_event(case: &corpus::Case, file: &str, force_base64: bool) -> Value {
     event["rawPath"] = json!(case.path);
     event["requestContext"]["http"]["method"] = json!(case.method);
     event["requestContext"]["http"]["path"] = json!(case.path);
-    event["headers"] = headers(case.content_type.as_deref());
+    event["headers"] = headers(case);
     set_body(&mut event, &case.body(), force_base64);
     event
 }

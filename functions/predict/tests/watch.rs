@@ -185,6 +185,64 @@ async fn the_function_answers_under_cargo_lambda_watch() {
         "{text}"
     );
 
+    // KServe's binary tensor extension through the function URL emulation: the body travels
+    // base64-encoded in the event both ways, the answer comes back as raw bytes.
+    let rows: Vec<f32> = (0..128).map(|i| (i % 17) as f32).collect();
+    let header = serde_json::json!({
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 64],
+                    "parameters": {"binary_data_size": 512}}],
+        "outputs": [{"name": "probabilities", "parameters": {"binary_data": true}}]
+    })
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    body.extend(rows.iter().flat_map(|v| v.to_le_bytes()));
+    let body_file = store.join("binary-request.bin");
+    std::fs::write(&body_file, &body).unwrap();
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/octet-stream",
+        "-H",
+        &format!("inference-header-content-length: {}", header.len()),
+        "--data-binary",
+        &format!("@{}", body_file.display()),
+        "-D",
+        "-",
+        &format!("{base}/v2/models/digits/infer"),
+    ]);
+    let raw = out.stdout;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP headers");
+    let (head, answer) = (
+        String::from_utf8_lossy(&raw[..split]).to_lowercase(),
+        &raw[split + 4..],
+    );
+    assert!(head.contains("200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("inference-header-content-length:"))
+        .expect("the binary header length")
+        .trim()
+        .parse()
+        .unwrap();
+    let json_part: Value = serde_json::from_slice(&answer[..length]).unwrap();
+    assert_eq!(
+        json_part["outputs"][0]["parameters"]["binary_data_size"], 80,
+        "{json_part}"
+    );
+    let probabilities: Vec<f32> = answer[length..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(probabilities.len(), 20);
+    for row in probabilities.chunks(10) {
+        let sum: f32 = row.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{row:?}");
+    }
+
     // Directly, as `aws lambda invoke` would: the raw payload reaches POST /predict.
     let answer = invoke(watch.port, &direct);
     assert_eq!(answer["model_version"], 1, "{answer}");

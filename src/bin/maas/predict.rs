@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::protocol::{self, Batch, PredictRequest};
 use maas::store::ModelRef;
+use maas::tensor::Tensor;
 
 use crate::progress::TransferBar;
 
@@ -41,18 +42,28 @@ pub async fn run(args: PredictArgs) -> Result<()> {
         Some(ext) if ext.eq_ignore_ascii_case("csv") => false,
         _ => text.trim_start().starts_with('{'),
     };
-    let batch = if is_json {
+    // a tensor may hold no more elements than the input has bytes
+    let max_elements = text.len().max(1);
+    let tensors = if is_json {
         let request: PredictRequest = serde_json::from_str(&text).with_context(|| {
             format!(
-                "{} is not a valid request: expected {{\"inputs\": [[number, ...], ...]}}",
+                "{} is not a valid request: expected {{\"inputs\": [[number, ...], ...]}} or {{\"inputs\": {{\"<input>\": [...]}}}}",
                 args.input.display()
             )
         })?;
-        Batch::from_rows(&request.inputs, model.n_features)?
+        protocol::native_tensors(&request.inputs, model, max_elements)?
     } else {
-        Batch::from_csv(&text, model.n_features, &model.feature_names)?
+        let Some(features) = model.n_features() else {
+            bail!(
+                "CSV rows need a model with one [batch, features] float32 input; this one takes {}: send JSON {{\"inputs\": {{\"<input>\": [...]}}}}",
+                model.inputs.iter().map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape)).collect::<Vec<_>>().join(", ")
+            );
+        };
+        let batch = Batch::from_csv(&text, features, &model.feature_names)?;
+        vec![Tensor::from_f32(vec![batch.rows, features], &batch.values)]
     };
-    let response = protocol::predict(model, &served.name, served.version, &batch)?;
+    let outputs = model.run(&tensors)?;
+    let response = protocol::native_response(model, &served.name, served.version, outputs)?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }

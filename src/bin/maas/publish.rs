@@ -2,18 +2,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use maas::contract::Task;
 use maas::inference::LoadedModel;
-use maas::manifest::ModelDescription;
 use maas::store::StoreLocation;
 
 use crate::progress::open_store;
 
 #[derive(Args)]
 pub struct PublishArgs {
-    /// The ONNX file: one float32 [batch, features] input, float32 [batch, classes] probabilities.
+    /// The ONNX file: any model tract runs (numeric inputs and outputs of any rank).
     #[arg(long)]
     pub onnx: PathBuf,
     #[arg(long)]
@@ -24,6 +24,15 @@ pub struct PublishArgs {
     /// Class labels in output order, comma-separated (default: the model's metadata, or 0..C-1).
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
+    /// What the model answers: classifier (labelled probabilities), regression (values) or
+    /// tensor (its outputs as they are). Default: classifier when it has a `probabilities`
+    /// output, tensor otherwise.
+    #[arg(long)]
+    pub task: Option<Task>,
+    /// The output a classifier or regressor answers with (default: its only float output, or
+    /// `probabilities`/`predictions`).
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
@@ -31,17 +40,20 @@ pub async fn run(args: PublishArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.onnx.display()))?;
     let mut model = LoadedModel::from_bytes(&bytes)
         .with_context(|| format!("{} cannot be served", args.onnx.display()))?;
-    if let Some(labels) = args.labels {
-        model.set_labels(labels).context("--labels")?;
+    match (args.task, args.labels) {
+        (Some(task), labels) => {
+            let labels = labels.unwrap_or_else(|| model.labels.clone());
+            model
+                .set_task(task, args.output.as_deref(), labels)
+                .context("--task")?
+        }
+        (None, Some(labels)) => model.set_labels(labels).context("--labels")?,
+        (None, None) => {}
     }
-    let description = ModelDescription {
-        inputs: vec![model.input.clone()],
-        outputs: vec![model.output.clone()],
-        labels: model.labels.clone(),
-        feature_names: model.feature_names.clone(),
-        metrics: None,
-        training: None,
-    };
+    if args.output.is_some() && args.task.is_none() {
+        bail!("--output names the output a classifier or regressor answers with: give --task too");
+    }
+    let description = model.description();
     let location: StoreLocation = args.store.parse()?;
     let manifest = open_store(location.clone())
         .publish(&args.name, &bytes, description)

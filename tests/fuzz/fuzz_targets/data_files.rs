@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(batch.values.len(), batch.rows * 3);
     }
     if let Ok(request) = serde_json::from_slice::<PredictRequest>(data) {
-        let _ = Batch::from_rows(&request.inputs, 3);
+        if let maas::protocol::NativeInputs::Rows(rows) = &request.inputs {
+            let _ = Batch::from_rows(rows, 3);
+        }
     }
 });

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use maas::inference::LoadedModel;
-use maas::manifest::ModelDescription;
+
 use maas::server::{router, state::ModelHandle, state::ServerConfig};
 use maas::store::{Store, StoreLocation};
 
@@ -19,14 +19,7 @@ pub async fn digits_store() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("function-store-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let description = ModelDescription {
-        inputs: vec![model.input.clone()],
-        outputs: vec![model.output.clone()],
-        labels: model.labels.clone(),
-        feature_names: model.feature_names.clone(),
-        metrics: None,
-        training: None,
-    };
+    let description = model.description();
     Store::open(StoreLocation::Folder(dir.clone()))
         .publish("digits", &bytes, description)
         .await
