@@ -500,25 +500,11 @@ fn serve_loads_from_s3_and_follows_a_promoted_alias() {
         "--alias",
         "prod",
     ]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
-        .args([
-            "serve",
-            "--model",
-            "s3://mlstore/models/digits@prod",
-            "--port",
-            &port.to_string(),
-        ])
-        .envs(moto.env())
-        .env("MAAS_REFRESH_SECONDS", "1")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut envs = moto.env();
+    envs.push(("MAAS_REFRESH_SECONDS", "1".to_string()));
+    let server =
+        Server::start("s3://mlstore/models/digits@prod", &envs).expect("maas serve listens");
+    let base = format!("http://{}", server.address);
     let body = json!({ "inputs": digits_rows(1).1 }).to_string();
     let version_served = |want: u64| {
         for _ in 0..100 {
@@ -541,8 +527,7 @@ fn serve_loads_from_s3_and_follows_a_promoted_alias() {
         "prod",
     ]);
     let followed = version_served(2);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(
         served_first,
         "maas serve never answered with version 1 from S3"

@@ -548,44 +548,16 @@ async fn app_bool() -> Router {
 #[test]
 fn tritonclient_with_its_defaults_talks_binary_both_ways_to_maas_serve() {
     for &(name, _) in MODELS {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
-            .args([
-                "serve",
-                "--model",
-                fixture(name).to_str().unwrap(),
-                "--port",
-                &port.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // wait for the port to answer
-        let address = format!("127.0.0.1:{port}");
-        let up = (0..200).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            std::net::TcpStream::connect(&address).is_ok()
-        });
+        // the server is killed when dropped, also when the client's script fails
+        let server = Server::start(fixture(name).to_str().unwrap(), &[])
+            .unwrap_or_else(|| panic!("maas serve {name} never listened"));
         let case_path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("onnx/tensor/{name}.case.json"));
-        let result = up.then(|| {
-            std::panic::catch_unwind(|| {
-                python_json(
-                    "triton_infer.py",
-                    &[&address, name, case_path.to_str().unwrap()],
-                )
-            })
-        });
-        let _ = server.kill();
-        let _ = server.wait();
-        assert!(up, "maas serve {name} never listened");
-        let answer = result
-            .unwrap()
-            .unwrap_or_else(|_| panic!("tritonclient failed on {name}"));
+        let answer = python_json(
+            "triton_infer.py",
+            &[&server.address, name, case_path.to_str().unwrap()],
+        );
+        drop(server);
         assert_eq!(answer["live"], true);
         assert_eq!(answer["ready"], true);
         let case = case(name);

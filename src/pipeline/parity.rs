@@ -60,26 +60,7 @@ pub fn check_parity(onnx: &[u8], x: &[f32], reference: &[f32]) -> Result<f32, Pa
 mod tests {
     use super::*;
     use crate::export::to_onnx;
-    use crate::training::{train, Silent, TrainConfig, TrainedModel, TrainingData};
-
-    fn tiny_model() -> TrainedModel {
-        let x: Vec<f32> = (0..120).map(|i| ((i * 7) % 11) as f32).collect();
-        let y: Vec<u32> = (0..60).map(|i| (x[i * 2] > 5.0) as u32).collect();
-        let data = TrainingData {
-            train_x: &x,
-            train_y: &y,
-            validation_x: &x[..20],
-            validation_y: &y[..10],
-            n_features: 2,
-            n_classes: 2,
-        };
-        let config = TrainConfig {
-            hidden: vec![8, 4],
-            epochs: 2,
-            ..Default::default()
-        };
-        train(&data, &config, &mut Silent).unwrap()
-    }
+    use crate::training::tiny_model;
 
     fn names() -> (Vec<String>, Vec<String>) {
         (

@@ -128,3 +128,25 @@ pub struct TrainingData<'a> {
     pub n_features: usize,
     pub n_classes: usize,
 }
+
+/// A small model trained in a few milliseconds, for the unit tests of what consumes trained
+/// models (export, parity check).
+#[cfg(test)]
+pub(crate) fn tiny_model() -> TrainedModel {
+    let x: Vec<f32> = (0..120).map(|i| ((i * 7) % 11) as f32).collect();
+    let y: Vec<u32> = (0..60).map(|i| (x[i * 2] > 5.0) as u32).collect();
+    let data = TrainingData {
+        train_x: &x,
+        train_y: &y,
+        validation_x: &x[..20],
+        validation_y: &y[..10],
+        n_features: 2,
+        n_classes: 2,
+    };
+    let config = TrainConfig {
+        hidden: vec![8, 4],
+        epochs: 2,
+        ..Default::default()
+    };
+    train(&data, &config, &mut Silent).expect("the tiny model trains")
+}

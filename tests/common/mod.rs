@@ -72,6 +72,47 @@ pub fn trained_store() -> &'static Path {
     })
 }
 
+/// A `maas serve` process on a free loopback port, killed on drop.
+pub struct Server {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl Server {
+    /// Starts `maas serve --model MODEL` with `envs` on a free port and waits (up to 10 s) until
+    /// the port accepts connections; `None` if it never does.
+    pub fn start(model: &str, envs: &[(&str, String)]) -> Option<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("its address")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_maas"))
+            .args(["serve", "--model", model, "--port", &port.to_string()])
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("maas serve starts");
+        let server = Server {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        };
+        let up = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::net::TcpStream::connect(&server.address).is_ok()
+        });
+        up.then_some(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `tests/python/<script>` with `args` and parses the JSON it prints; the Python side
 /// comes from `pip install -r tests/requirements.txt`.
 #[allow(dead_code)]
