@@ -79,10 +79,70 @@ enum Dim {
     Symbol(String),
 }
 
+/// How a model runs: one optimised plan for every batch size, or, for a graph tract can type
+/// only with concrete input shapes, a plan per shape made on first use.
+#[derive(Clone)]
+enum Plans {
+    Symbolic(Arc<TypedRunnableModel>),
+    PerShape(Arc<ShapePlans>),
+}
+
+/// How many per-shape plans a model keeps (the least recently made goes first).
+const SHAPE_PLANS: usize = 8;
+
+/// The values of a model's symbolic dimensions, sorted by symbol: the key of a per-shape plan.
+type ShapeKey = Vec<(String, usize)>;
+
+/// The plans of a graph whose shape arithmetic tract cannot follow symbolically (Keras' Flatten
+/// casts the input's shape to int32 and back before Reshape): the graph with every input's
+/// datatype declared, typed again for each set of values of its symbolic dimensions.
+struct ShapePlans {
+    model: InferenceModel,
+    declared: Vec<(DType, Vec<Dim>)>,
+    cache: std::sync::Mutex<Vec<(ShapeKey, Arc<TypedRunnableModel>)>>,
+}
+
+impl ShapePlans {
+    /// The graph typed for these symbol values.
+    fn typed(&self, values: &HashMap<String, usize>) -> TractResult<TypedModel> {
+        let mut model = self.model.clone();
+        for (i, (dtype, dims)) in self.declared.iter().enumerate() {
+            let shape: TVec<usize> = dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => *n,
+                    Dim::Symbol(s) => values.get(s).copied().unwrap_or(1),
+                })
+                .collect();
+            model.set_input_fact(i, InferenceFact::dt_shape(dtype.to_tract(), shape))?;
+        }
+        model.into_typed()
+    }
+
+    /// The plan for these symbol values, made and kept on first use.
+    fn plan(&self, values: &HashMap<String, usize>) -> TractResult<Arc<TypedRunnableModel>> {
+        let mut key: ShapeKey = values.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        key.sort();
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((_, plan)) = cache.iter().find(|(k, _)| *k == key) {
+                return Ok(Arc::clone(plan));
+            }
+        }
+        let plan = self.typed(values)?.into_optimized()?.into_runnable()?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= SHAPE_PLANS {
+                cache.remove(0);
+            }
+            cache.push((key, Arc::clone(&plan)));
+        }
+        Ok(plan)
+    }
+}
+
 /// A model ready to answer: tract's optimised plan plus what callers need to know about it.
 #[derive(Clone)]
 pub struct LoadedModel {
-    plan: Arc<TypedRunnableModel>,
+    plans: Plans,
     /// Every graph input, in the graph's order (`-1` for a symbolic dimension).
     pub inputs: Vec<TensorSpec>,
     /// Every graph output, in the graph's order.
@@ -195,6 +255,60 @@ fn spec_of(name: String, dtype: DType, dims: &[Dim]) -> TensorSpec {
     }
 }
 
+/// The outputs of a typed graph; with `other` (the same graph typed for other input shapes), a
+/// dimension that differs between the two is symbolic (`-1`).
+fn output_specs(
+    model: &TypedModel,
+    other: Option<&TypedModel>,
+) -> Result<Vec<TensorSpec>, InferenceError> {
+    let load = |e: TractError| InferenceError::Load(format!("{e:#}"));
+    let mut outputs = Vec::new();
+    for (k, outlet) in model.output_outlets().map_err(load)?.iter().enumerate() {
+        let name = model
+            .outlet_label(*outlet)
+            .unwrap_or(&model.node(outlet.node).name)
+            .to_string();
+        let fact = model.outlet_fact(*outlet).map_err(load)?;
+        let dtype = DType::from_tract(fact.datum_type).ok_or_else(|| {
+            InferenceError::Unsupported(format!(
+                "output '{name}' is {:?}; maas serves numeric tensors",
+                fact.datum_type
+            ))
+        })?;
+        let other_shape: Option<Vec<i64>> = match other {
+            Some(o) => {
+                let outlet = o.output_outlets().map_err(load)?[k];
+                let fact = o.outlet_fact(outlet).map_err(load)?;
+                Some(
+                    fact.shape
+                        .iter()
+                        .map(|d| d.as_i64().unwrap_or(-1))
+                        .collect(),
+                )
+            }
+            None => None,
+        };
+        let shape = fact
+            .shape
+            .iter()
+            .enumerate()
+            .map(
+                |(j, d)| match (d.as_i64(), other_shape.as_ref().and_then(|s| s.get(j))) {
+                    (Some(n), Some(&m)) if n != m => -1,
+                    (Some(n), _) => n,
+                    (None, _) => -1,
+                },
+            )
+            .collect();
+        outputs.push(TensorSpec {
+            name,
+            dtype: dtype.onnx_name().to_string(),
+            shape,
+        });
+    }
+    Ok(outputs)
+}
+
 impl LoadedModel {
     /// Parses, types and optimises an ONNX model: every input gets the datatype and shape the
     /// graph declares (symbolic dimensions stay symbolic), every numeric output is kept.
@@ -294,41 +408,47 @@ impl LoadedModel {
                 .set_input_fact(i, InferenceFact::dt_shape(dtype.to_tract(), shape))
                 .map_err(load)?;
         }
-        let model = inference_model.into_typed().map_err(load)?;
+        let declared_shapes: Vec<(DType, Vec<Dim>)> =
+            declared.iter().map(|(_, d)| d.clone()).collect();
+        // the weights are shared, not copied, by this clone: it is kept only if the graph
+        // cannot be typed with symbolic dimensions
+        let (plans, outputs) = match inference_model.clone().into_typed() {
+            Ok(model) => {
+                let outputs = output_specs(&model, None)?;
+                let plan = model
+                    .into_optimized()
+                    .map_err(load)?
+                    .into_runnable()
+                    .map_err(load)?;
+                (Plans::Symbolic(plan), outputs)
+            }
+            Err(symbolic) => {
+                let shape_plans = ShapePlans {
+                    model: inference_model,
+                    declared: declared_shapes,
+                    cache: std::sync::Mutex::new(Vec::new()),
+                };
+                let with = |value: usize| -> HashMap<String, usize> {
+                    symbols.keys().map(|k| (k.clone(), value)).collect()
+                };
+                let concrete = |e: TractError| {
+                    InferenceError::Load(format!(
+                        "{symbolic:#}; with concrete input shapes too: {e:#}"
+                    ))
+                };
+                let one = shape_plans.typed(&with(1)).map_err(concrete)?;
+                let two = shape_plans.typed(&with(2)).map_err(concrete)?;
+                tracing::info!(error = %format!("{symbolic:#}"), "the graph types only with concrete input shapes: one plan per shape");
+                let outputs = output_specs(&one, Some(&two))?;
+                (Plans::PerShape(Arc::new(shape_plans)), outputs)
+            }
+        };
         let inputs: Vec<TensorSpec> = declared
             .iter()
             .map(|(name, (dtype, dims))| spec_of(name.clone(), *dtype, dims))
             .collect();
-        let mut outputs = Vec::new();
-        for outlet in model.output_outlets().map_err(load)? {
-            let name = model
-                .outlet_label(*outlet)
-                .unwrap_or(&model.node(outlet.node).name)
-                .to_string();
-            let fact = model.outlet_fact(*outlet).map_err(load)?;
-            let dtype = DType::from_tract(fact.datum_type).ok_or_else(|| {
-                InferenceError::Unsupported(format!(
-                    "output '{name}' is {:?}; maas serves numeric tensors",
-                    fact.datum_type
-                ))
-            })?;
-            outputs.push(TensorSpec {
-                name,
-                dtype: dtype.onnx_name().to_string(),
-                shape: fact
-                    .shape
-                    .iter()
-                    .map(|d| d.as_i64().unwrap_or(-1))
-                    .collect(),
-            });
-        }
-        let plan = model
-            .into_optimized()
-            .map_err(load)?
-            .into_runnable()
-            .map_err(load)?;
         let mut loaded = LoadedModel {
-            plan,
+            plans,
             input_dtypes: declared.iter().map(|(_, (d, _))| *d).collect(),
             input_dims: declared.into_iter().map(|(_, (_, dims))| dims).collect(),
             inputs,
@@ -508,7 +628,10 @@ impl LoadedModel {
 
     /// Checks request tensors against the inputs (in the model's order): datatype, rank,
     /// every fixed dimension, and one value for each symbol the inputs share (the batch).
-    pub fn check_inputs(&self, tensors: &[tensor::Tensor]) -> Result<(), InferenceError> {
+    pub fn check_inputs(
+        &self,
+        tensors: &[tensor::Tensor],
+    ) -> Result<HashMap<String, usize>, InferenceError> {
         if tensors.len() != self.inputs.len() {
             return Err(InferenceError::Input(format!(
                 "the model takes {} inputs ({}), got {}",
@@ -570,19 +693,26 @@ impl LoadedModel {
                 }
             }
         }
-        Ok(())
+        Ok(bound
+            .into_iter()
+            .map(|(symbol, (value, _))| (symbol.to_string(), value))
+            .collect())
     }
 
     /// Runs the model on checked tensors (in the model's input order) and returns every output.
     pub fn run(&self, tensors: &[tensor::Tensor]) -> Result<Vec<tensor::Tensor>, InferenceError> {
-        self.check_inputs(tensors)?;
+        let symbols = self.check_inputs(tensors)?;
         let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
+        let plan = match &self.plans {
+            Plans::Symbolic(plan) => Arc::clone(plan),
+            Plans::PerShape(plans) => plans.plan(&symbols).map_err(run)?,
+        };
         let inputs: TVec<TValue> = tensors
             .iter()
             .map(|t| t.to_tract().map(TValue::from))
             .collect::<Result<_, _>>()
             .map_err(run)?;
-        let outputs = self.plan.run(inputs).map_err(run)?;
+        let outputs = plan.run(inputs).map_err(run)?;
         outputs
             .iter()
             .zip(&self.outputs)

@@ -1,7 +1,9 @@
 //! Any model tract runs, as users bring them (`onnx/tensor/`, built by
 //! `tests/python/make_tensor_models.py` with the `onnx` package, answers by onnxruntime): an
 //! NCHW convnet, float32 features with int64 ids through Gather, a regressor, a model with three
-//! outputs, bool and uint8 inputs. Each is published to a folder and to S3 (moto) and answers
+//! outputs, bool and uint8 inputs, and a Keras 3 NHWC convnet exported with
+//! `model.export(format="onnx")` (its Flatten casts the shape to int32 before Reshape, which
+//! tract types only with concrete shapes: a plan per batch size). Each is published to a folder and to S3 (moto) and answers
 //! like onnxruntime (≤ 1e-5 for floats, exactly for integers and booleans) through `maas
 //! predict`, the native route, KServe V2 JSON, KServe V2 binary (tritonclient with its
 //! defaults, against `maas serve`) and TF Serving. Lambda events: `functions/predict/tests`.
@@ -25,6 +27,7 @@ const MODELS: &[(&str, Option<&str>)] = &[
     ("regressor", Some("regression")),
     ("two_outputs", None),
     ("bool_uint8", None),
+    ("keras_convnet_nhwc", Some("classifier")),
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -573,6 +576,39 @@ fn tritonclient_with_its_defaults_talks_binary_both_ways_to_maas_serve() {
         assert_eq!(
             answer["metadata"]["inputs"].as_array().unwrap().len(),
             case["inputs"].as_object().unwrap().len()
+        );
+    }
+}
+
+/// The Keras graph types only with concrete shapes: each batch size gets a plan of its own,
+/// and a batch of one answers like the same row inside a batch of two.
+#[tokio::test]
+async fn a_graph_typed_per_batch_size_answers_every_batch_size() {
+    let app = app("keras_convnet_nhwc").await;
+    let case = case("keras_convnet_nhwc");
+    let (input, image) = case["inputs"].as_object().unwrap().iter().next().unwrap();
+    let (output, expected) = case["outputs"].as_object().unwrap().iter().next().unwrap();
+    let per_image: usize = shape_of(image)[1..].iter().product();
+    let classes = shape_of(expected)[1];
+    for row in [1usize, 0] {
+        let data = &image["data"].as_array().unwrap()[row * per_image..(row + 1) * per_image];
+        let body = json!({"inputs": [{"name": input, "datatype": "FP32", "shape": [1, 8, 8, 3], "data": data}]});
+        let answer = send(
+            &app,
+            json_request(
+                "POST",
+                "/v2/models/keras_convnet_nhwc/infer",
+                &body.to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let want = &expected["data"].as_array().unwrap()[row * classes..(row + 1) * classes];
+        let single = json!({"datatype": "FP32", "shape": [1, classes], "data": want});
+        assert_tensor(
+            &format!("{output} row {row}"),
+            &answer.json["outputs"][0],
+            &single,
         );
     }
 }
