@@ -612,3 +612,66 @@ async fn a_graph_typed_per_batch_size_answers_every_batch_size() {
         );
     }
 }
+
+/// The model card shows the signature and task; commands made for rows of features say
+/// clearly why they do not apply to a tensor model.
+#[test]
+fn the_card_shows_the_signature_and_row_commands_refuse_tensor_models_clearly() {
+    let dir = scratch("tensor-cli");
+    let store = dir.join("store").display().to_string();
+    publish(&store, "two_inputs", None, None);
+    let card = maas_ok(&["models", "show", &format!("{store}/two_inputs")]);
+    assert!(card.contains("## Signature"), "{card}");
+    assert!(card.contains("Task: tensor"), "{card}");
+    assert!(
+        card.contains("| input | `features` | FP32 | [batch, 4] |"),
+        "{card}"
+    );
+    assert!(
+        card.contains("| input | `ids` | INT64 | [batch, 2] |"),
+        "{card}"
+    );
+    assert!(
+        card.contains("| output | `score` | FP32 | [batch, 2] |"),
+        "{card}"
+    );
+
+    let csv = write(&dir, "rows.csv", "1,2,3,4\n");
+    let err = maas_err(&[
+        "predict",
+        "--model",
+        &format!("{store}/two_inputs"),
+        "--input",
+        &csv,
+    ]);
+    assert!(
+        err.contains("CSV rows need a model with one [batch, features] float32 input; this one takes 'features' float32 [-1, 4], 'ids' int64 [-1, 2]"),
+        "{err}"
+    );
+    let rows = write(&dir, "rows.json", r#"{"inputs": [[1, 2, 3, 4]]}"#);
+    let err = maas_err(&[
+        "predict",
+        "--model",
+        &format!("{store}/two_inputs"),
+        "--input",
+        &rows,
+    ]);
+    assert!(
+        err.contains(
+            "this model takes named inputs ('features' float32 [-1, 4], 'ids' int64 [-1, 2])"
+        ),
+        "{err}"
+    );
+    let data = write(&dir, "labelled.csv", "label,a,b,c,d\nx,1,2,3,4\n");
+    let err = maas_err(&[
+        "eval",
+        "--model",
+        &format!("{store}/two_inputs"),
+        "--data",
+        &data,
+    ]);
+    assert!(
+        err.contains("maas eval measures classifiers that take rows of float32 features; this model is a tensor model"),
+        "{err}"
+    );
+}
