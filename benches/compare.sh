@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of maas and Python (onnxruntime, Keras), every figure in one run:
-#   whole handler (JSON in -> JSON out) at batch 1, 32, 256 and inference alone, on the same
+#   whole handler (JSON in -> JSON out) at batch 1, 32, 256 and inference alone, KServe V2 JSON
+#   against the binary tensor extension (256 x 1000, and one [1, 3, 224, 224] image), on the same
 #   reference ONNX (1000 -> 512 ReLU -> 10 softmax) and the same request bodies; cold start and
 #   peak RSS of a process that loads the model from a local store and prints one answer (and of
 #   a server answering its first HTTP request); training samples/s and test accuracy against
@@ -27,6 +28,7 @@ maas=target/release/maas
 cargo bench --bench handler -- --warm-up-time 1 --measurement-time 5 >"$bench/criterion-handler.log"
 cargo bench --bench training -- --warm-up-time 1 --measurement-time 10 >"$bench/criterion-training.log"
 "$venv/bin/python" benches/ort_handler.py "$bench" >"$bench/ort_handler.json"
+"$venv/bin/python" benches/ort_kserve.py "$bench" >"$bench/ort_kserve.json"
 
 # the same model in a local folder store for the cold starts
 rm -rf "$bench/store"

@@ -3,8 +3,12 @@
 //! and raw tract inference, at batch 1, 32 and 256, with the inference threads `maas serve`
 //! uses (`MAAS_INFERENCE_THREADS`, by default the cores), plus batch 256 on one thread.
 //!
-//! Also writes the model and the request bodies to `target/bench/` so that
-//! `benches/compare.sh` runs onnxruntime on exactly the same ONNX and rows.
+//! KServe V2 with JSON against the binary tensor extension (request and response), for a batch
+//! of 256 × 1000 float32 on the reference model and one image-shaped `[1, 3, 224, 224]` tensor
+//! (through a GlobalAveragePool model, so that the body dominates).
+//!
+//! Also writes the models and the request bodies to `target/bench/` so that
+//! `benches/compare.sh` runs onnxruntime on exactly the same ONNX and bodies.
 
 use std::path::PathBuf;
 
@@ -59,6 +63,84 @@ fn reference_onnx() -> Vec<u8> {
     maas::export::to_onnx(&model, &labels, &names).expect("export")
 }
 
+/// `image [N, 3, 224, 224]` → GlobalAveragePool → Flatten → `pooled [N, 3]`: a model whose
+/// time is the request's, not the network's.
+fn image_onnx() -> Vec<u8> {
+    use prost::Message;
+    use tract_onnx::pb;
+    let dim = |value| pb::tensor_shape_proto::Dimension {
+        value: Some(value),
+        ..Default::default()
+    };
+    use pb::tensor_shape_proto::dimension::Value::{DimParam, DimValue};
+    let info = |name: &str, dims: Vec<pb::tensor_shape_proto::Dimension>| pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: pb::tensor_proto::DataType::Float as i32,
+                shape: Some(pb::TensorShapeProto { dim: dims }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let node = |op: &str, input: &str, output: &str| pb::NodeProto {
+        op_type: op.into(),
+        input: vec![input.into()],
+        output: vec![output.into()],
+        name: output.into(),
+        ..Default::default()
+    };
+    pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(pb::GraphProto {
+            name: "image".into(),
+            node: vec![
+                node("GlobalAveragePool", "image", "pool"),
+                node("Flatten", "pool", "pooled"),
+            ],
+            input: vec![info(
+                "image",
+                vec![
+                    dim(DimParam("N".into())),
+                    dim(DimValue(3)),
+                    dim(DimValue(224)),
+                    dim(DimValue(224)),
+                ],
+            )],
+            output: vec![info(
+                "pooled",
+                vec![dim(DimParam("N".into())), dim(DimValue(3))],
+            )],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// A KServe V2 request for one FP32 input, as JSON and with the binary extension
+/// (`(body, Inference-Header-Content-Length)`); outputs asked in the same form.
+fn kserve_bodies(input: &str, shape: &[usize], values: &[f32]) -> (String, (Vec<u8>, usize)) {
+    let json_body = serde_json::json!({
+        "inputs": [{"name": input, "datatype": "FP32", "shape": shape, "data": values}]
+    })
+    .to_string();
+    let header = serde_json::json!({
+        "inputs": [{"name": input, "datatype": "FP32", "shape": shape,
+                    "parameters": {"binary_data_size": values.len() * 4}}],
+        "parameters": {"binary_data_output": true}
+    })
+    .to_string();
+    let mut binary = header.clone().into_bytes();
+    binary.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    (json_body, (binary, header.len()))
+}
+
 fn request_body(rows: usize) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(rows as u64);
     let rows: Vec<Vec<f32>> = (0..rows)
@@ -98,7 +180,7 @@ fn benches(c: &mut Criterion) {
         model: model.clone(),
         load_time: Default::default(),
     };
-    let app = router(ModelHandle::fixed(served), config);
+    let app = router(ModelHandle::fixed(served), config.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -151,6 +233,84 @@ fn benches(c: &mut Criterion) {
         bench.iter(|| model.predict(x, 256).expect("predict"))
     });
     single.finish();
+    maas::inference::set_threads(config.inference_threads).expect("inference threads");
+
+    // KServe V2: JSON against the binary tensor extension, the same tensors both ways
+    let image = image_onnx();
+    std::fs::write(dir.join("image.onnx"), &image).expect("write model");
+    let image_served = ServedModel {
+        name: "image".into(),
+        version: Some(1),
+        sha256: maas::store::sha256_hex(&image),
+        model: LoadedModel::from_bytes(&image).expect("load"),
+        load_time: Default::default(),
+    };
+    let image_app = router(ModelHandle::fixed(image_served), config.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(224);
+    let pixels: Vec<f32> = (0..3 * 224 * 224)
+        .map(|_| rng.random_range(0.0..1.0))
+        .collect();
+    let cases = [
+        (
+            "reference_256",
+            &app,
+            "reference",
+            "input",
+            vec![256, FEATURES],
+            rows(256),
+        ),
+        (
+            "image_1x3x224x224",
+            &image_app,
+            "image",
+            "image",
+            vec![1, 3, 224, 224],
+            pixels,
+        ),
+    ];
+    let mut kserve = c.benchmark_group("kserve_body");
+    for (case, app, model, input, shape, values) in cases {
+        let (json_body, (binary_body, header_length)) = kserve_bodies(input, &shape, &values);
+        std::fs::write(dir.join(format!("kserve-{case}.json")), &json_body).expect("write");
+        std::fs::write(dir.join(format!("kserve-{case}.bin")), &binary_body).expect("write");
+        std::fs::write(
+            dir.join(format!("kserve-{case}.header")),
+            header_length.to_string(),
+        )
+        .expect("write");
+        let uri = format!("/v2/models/{model}/infer");
+        for (form, body, header) in [
+            ("json", axum::body::Bytes::from(json_body), None),
+            (
+                "binary",
+                axum::body::Bytes::from(binary_body),
+                Some(header_length),
+            ),
+        ] {
+            kserve.bench_with_input(BenchmarkId::new(form, case), &body, |bench, body| {
+                bench.iter(|| {
+                    runtime.block_on(async {
+                        let mut request = Request::post(uri.as_str());
+                        if let Some(length) = header {
+                            request = request
+                                .header("content-type", "application/octet-stream")
+                                .header("inference-header-content-length", length);
+                        }
+                        let request = request.body(Body::from(body.clone())).expect("request");
+                        let response = app.clone().oneshot(request).await.expect("response");
+                        assert!(response.status().is_success());
+                        response
+                            .into_body()
+                            .collect()
+                            .await
+                            .expect("body")
+                            .to_bytes()
+                    })
+                })
+            });
+        }
+    }
+    kserve.finish();
 }
 
 criterion_group!(name = handler; config = Criterion::default().sample_size(30); targets = benches);

@@ -24,6 +24,19 @@ def verdict(ok):
     return "met" if ok else "**not met**"
 
 
+def kserve_table(criterion_dir, ort):
+    """KServe V2 JSON against the binary extension: body bytes and whole-handler time."""
+    lines = ["\nKServe V2, JSON against the binary tensor extension (whole handler, request in → response out):\n",
+             "| tensor | request body JSON | binary | maas JSON | maas binary | Python JSON | Python binary | maas binary / Python binary |",
+             "|---|---|---|---|---|---|---|---|"]
+    for case, python in ort["cases"].items():
+        ours_json = criterion_median_s(criterion_dir, f"kserve_body/json/{case}")
+        ours_binary = criterion_median_s(criterion_dir, f"kserve_body/binary/{case}")
+        lines.append(f"| {case} | {python['json_bytes']:,} B | {python['binary_bytes']:,} B | {fmt(ours_json)} | {fmt(ours_binary)} | "
+                     f"{fmt(python['json_s'])} | {fmt(python['binary_s'])} | {ours_binary / python['binary_s']:.2f} |")
+    return "\n".join(lines)
+
+
 def main():
     criterion_dir, bench = sys.argv[1:3]
     ort = json.load(open(f"{bench}/ort_handler.json"))
@@ -74,6 +87,8 @@ def main():
         print(f"| `cargo lambda build --release --arm64 --output-format zip`: bootstrap.zip | {mb:.2f} MB ({package['bootstrap_bytes'] / 1e6:.1f} MB unpacked) | – | – | ≤ 8 MB | {verdict(mb <= 8)} |")
     else:
         print("| arm64 bootstrap.zip | not built (SKIP_PACKAGE=1) | – | – | ≤ 8 MB | |")
+    if os.path.exists(f"{bench}/ort_kserve.json"):
+        print(kserve_table(criterion_dir, json.load(open(f"{bench}/ort_kserve.json"))))
     load = criterion_median_s(criterion_dir, "model_load_optimise")
     epoch = criterion_median_s(criterion_dir, "training/epoch")
     print(f"\nIn-process (criterion): model load + optimise {fmt(load)}; one training epoch of 2,000 rows {fmt(epoch)} ({2000 / epoch:,.0f} samples/s).")
