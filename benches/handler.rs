@@ -141,6 +141,18 @@ fn kserve_bodies(input: &str, shape: &[usize], values: &[f32]) -> (String, (Vec<
     (json_body, (binary, header.len()))
 }
 
+/// The whole answer of the router to one request, which must succeed.
+async fn answer(app: &axum::Router, request: Request<Body>) -> axum::body::Bytes {
+    let response = app.clone().oneshot(request).await.expect("response");
+    assert!(response.status().is_success());
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+}
+
 fn request_body(rows: usize) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(rows as u64);
     let rows: Vec<Vec<f32>> = (0..rows)
@@ -191,20 +203,11 @@ fn benches(c: &mut Criterion) {
         handler.throughput(Throughput::Elements(*b as u64));
         handler.bench_with_input(BenchmarkId::from_parameter(b), &body, |bench, body| {
             bench.iter(|| {
-                runtime.block_on(async {
-                    let request = Request::post("/predict")
-                        .header("content-type", "application/json")
-                        .body(Body::from(body.clone()))
-                        .expect("request");
-                    let response = app.clone().oneshot(request).await.expect("response");
-                    assert!(response.status().is_success());
-                    response
-                        .into_body()
-                        .collect()
-                        .await
-                        .expect("body")
-                        .to_bytes()
-                })
+                let request = Request::post("/predict")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.clone()))
+                    .expect("request");
+                runtime.block_on(answer(&app, request))
             })
         });
     }
@@ -289,23 +292,14 @@ fn benches(c: &mut Criterion) {
         ] {
             kserve.bench_with_input(BenchmarkId::new(form, case), &body, |bench, body| {
                 bench.iter(|| {
-                    runtime.block_on(async {
-                        let mut request = Request::post(uri.as_str());
-                        if let Some(length) = header {
-                            request = request
-                                .header("content-type", "application/octet-stream")
-                                .header("inference-header-content-length", length);
-                        }
-                        let request = request.body(Body::from(body.clone())).expect("request");
-                        let response = app.clone().oneshot(request).await.expect("response");
-                        assert!(response.status().is_success());
-                        response
-                            .into_body()
-                            .collect()
-                            .await
-                            .expect("body")
-                            .to_bytes()
-                    })
+                    let mut request = Request::post(uri.as_str());
+                    if let Some(length) = header {
+                        request = request
+                            .header("content-type", "application/octet-stream")
+                            .header("inference-header-content-length", length);
+                    }
+                    let request = request.body(Body::from(body.clone())).expect("request");
+                    runtime.block_on(answer(app, request))
                 })
             });
         }
