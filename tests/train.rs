@@ -182,7 +182,7 @@ fn zero_threads_are_refused() {
 #[test]
 fn the_recorded_export_parity_matches_onnxruntime_against_the_trainer() {
     use maas::data::Dataset;
-    use maas::training::{train, Silent, TrainConfig, TrainingData};
+    use maas::training::{Silent, TrainConfig};
 
     let store = trained_store();
     let version = store.join("digits/versions/1");
@@ -196,27 +196,9 @@ fn the_recorded_export_parity_matches_onnxruntime_against_the_trainer() {
     std::env::set_var("RAYON_NUM_THREADS", "1");
     std::env::set_var("CANDLE_NUM_THREADS", "1");
     let data = Dataset::bundled_digits().unwrap();
-    let config = TrainConfig::default();
-    let (train_rows, test_rows) = maas::pipeline::test_split(&data, 0.2, config.seed).unwrap();
-    let (train_rows, validation_rows) = data
-        .split_rows(&train_rows, "validation", 0.1, config.seed.wrapping_add(1))
+    let run = maas::pipeline::train_on_split(&data, &TrainConfig::default(), 0.2, 0.1, &mut Silent)
         .unwrap();
-    let (train_x, train_y) = data.gather(&train_rows);
-    let (validation_x, validation_y) = data.gather(&validation_rows);
-    let (test_x, _) = data.gather(&test_rows);
-    let trained = train(
-        &TrainingData {
-            train_x: &train_x,
-            train_y: &train_y,
-            validation_x: &validation_x,
-            validation_y: &validation_y,
-            n_features: data.n_features(),
-            n_classes: data.classes.len(),
-        },
-        &config,
-        &mut Silent,
-    )
-    .unwrap();
+    let (trained, test_x) = (run.model, run.held_out_x);
     let trainer: Vec<Vec<f64>> = trained
         .predict_proba(&test_x)
         .unwrap()

@@ -74,21 +74,41 @@ pub fn default_model_name(data: &Dataset) -> Result<String, PipelineError> {
         })
 }
 
-/// Runs the job; nothing is published unless the export passed its parity check.
-pub async fn train_and_publish(
-    job: &TrainJob,
+/// A model trained on a data set's split, with the rows of each part.
+pub struct SplitRun {
+    /// The trained model (its kept epoch's weights).
+    pub model: training::TrainedModel,
+    /// Rows it was trained on.
+    pub train_rows: Vec<usize>,
+    /// Rows that drove early stopping and the validation curves.
+    pub validation_rows: Vec<usize>,
+    /// The test rows, untouched by training and model selection.
+    pub held_out_rows: Vec<usize>,
+    /// The test rows' features, row-major.
+    pub held_out_x: Vec<f32>,
+    /// The test rows' class indices.
+    pub held_out_y: Vec<u32>,
+    /// Wall time of the training loop alone.
+    pub training_seconds: f64,
+}
+
+/// Splits `data` (stratified test rows by `config.seed`, then validation rows by the seed + 1)
+/// and trains on the training rows: what `maas train` does before it evaluates and exports, so
+/// that a test can reproduce the trainer's probabilities exactly.
+pub fn train_on_split(
+    data: &Dataset,
+    config: &TrainConfig,
+    test_fraction: f64,
+    validation_fraction: f64,
     observer: &mut dyn TrainingObserver,
-) -> Result<TrainOutcome, PipelineError> {
-    crate::store::validate_name("model name", &job.name)?;
-    let data = &job.data;
-    data.check_trainable()?;
-    let (train_rows, held_out_rows) = test_split(data, job.test_split, job.config.seed)?;
+) -> Result<SplitRun, PipelineError> {
+    let (train_rows, held_out_rows) = test_split(data, test_fraction, config.seed)?;
     // a seed of its own, so that the validation rows do not mirror the test draw
     let (train_rows, validation_rows) = data.split_rows(
         &train_rows,
         "validation",
-        job.validation_split,
-        job.config.seed.wrapping_add(1),
+        validation_fraction,
+        config.seed.wrapping_add(1),
     )?;
     let (train_x, train_y) = data.gather(&train_rows);
     let (validation_x, validation_y) = data.gather(&validation_rows);
@@ -103,10 +123,43 @@ pub async fn train_and_publish(
             n_features: data.n_features(),
             n_classes: data.classes.len(),
         },
-        &job.config,
+        config,
         observer,
     )?;
-    let training_seconds = started.elapsed().as_secs_f64();
+    Ok(SplitRun {
+        model,
+        train_rows,
+        validation_rows,
+        held_out_rows,
+        held_out_x,
+        held_out_y,
+        training_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs the job; nothing is published unless the export passed its parity check.
+pub async fn train_and_publish(
+    job: &TrainJob,
+    observer: &mut dyn TrainingObserver,
+) -> Result<TrainOutcome, PipelineError> {
+    crate::store::validate_name("model name", &job.name)?;
+    let data = &job.data;
+    data.check_trainable()?;
+    let SplitRun {
+        model,
+        train_rows,
+        validation_rows,
+        held_out_rows,
+        held_out_x,
+        held_out_y,
+        training_seconds,
+    } = train_on_split(
+        data,
+        &job.config,
+        job.test_split,
+        job.validation_split,
+        observer,
+    )?;
     let samples_per_second =
         (train_rows.len() * model.history.len()) as f64 / training_seconds.max(1e-9);
     let probabilities = model.predict_proba(&held_out_x)?;
