@@ -25,14 +25,6 @@ pub struct ServerConfig {
     pub inference_threads: usize,
 }
 
-impl ServerConfig {
-    /// The most elements one request tensor may have: one per body byte, so that a shape can
-    /// never claim more than the body could carry (a BOOL or UINT8 takes one byte in binary).
-    pub fn max_elements(&self) -> usize {
-        self.max_body_bytes
-    }
-}
-
 /// Lambda's synchronous invocation payload limit.
 pub const LAMBDA_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
@@ -58,6 +50,12 @@ pub struct ConfigError {
 }
 
 impl ServerConfig {
+    /// The most elements one request tensor may have: one per body byte, so that a shape can
+    /// never claim more than the body could carry (a BOOL or UINT8 takes one byte in binary).
+    pub fn max_elements(&self) -> usize {
+        self.max_body_bytes
+    }
+
     /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF` and
     /// `MAAS_INFERENCE_THREADS`
     /// over the defaults.
