@@ -50,6 +50,7 @@ fn reference_onnx() -> Vec<u8> {
         }
     };
     let model = TrainedModel {
+        task: maas::contract::Task::Classifier,
         standardizer: Standardizer {
             mean: vec![0.5; FEATURES],
             scale: vec![2.0; FEATURES],

@@ -6,7 +6,7 @@
 //! change.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use maas::training::{train, Silent, TrainConfig, TrainingData};
+use maas::training::{train, Silent, Targets, TrainConfig, TrainingData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -43,11 +43,13 @@ fn one_epoch(c: &mut Criterion) {
     let (validation_x, validation_y) = rows(VALIDATION_ROWS, &mut rng);
     let data = TrainingData {
         train_x: &train_x,
-        train_y: &train_y,
         validation_x: &validation_x,
-        validation_y: &validation_y,
         n_features: FEATURES,
-        n_classes: CLASSES,
+        targets: Targets::Classes {
+            train: &train_y,
+            validation: &validation_y,
+            n_classes: CLASSES,
+        },
     };
     let config = TrainConfig {
         epochs: 1,

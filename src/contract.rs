@@ -15,10 +15,14 @@ pub const INPUT_NAME: &str = "input";
 /// Name of the class-probabilities output; a model with several outputs is served from the one
 /// with this name.
 pub const OUTPUT_NAME: &str = "probabilities";
+/// Name of a maas regressor's output, the values `[batch, targets]` in the targets' units.
+pub const REGRESSION_OUTPUT_NAME: &str = "predictions";
 /// The symbolic batch dimension.
 pub const BATCH_DIM: &str = "batch";
 /// `metadata_props` key of the class labels in output order, a JSON array of strings.
 pub const LABELS_KEY: &str = "labels";
+/// `metadata_props` key of a regressor's target names in output order, a JSON array of strings.
+pub const TARGETS_KEY: &str = "targets";
 /// `metadata_props` key of the feature names in input order, a JSON array of strings.
 pub const FEATURE_NAMES_KEY: &str = "feature_names";
 

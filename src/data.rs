@@ -1,5 +1,6 @@
-//! Labelled tabular data: reading a CSV data set (one label column, numeric features),
-//! checking every cell, and splitting it into training and held-out rows.
+//! Labelled tabular data: reading a CSV data set (numeric features and either one class label
+//! column or numeric target columns), checking every cell, and splitting it into training and
+//! held-out rows.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -9,6 +10,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
+
+use crate::contract::Task;
 
 /// The UCI handwritten digits data set (1797 rows, 64 pixel features, 10 classes, CC BY 4.0),
 /// compiled in so that `maas train` works on a fresh machine without any download.
@@ -20,22 +23,28 @@ pub const BUNDLED_DIGITS_NAME: &str = "bundled:digits.csv";
 /// How much memory a data set may take by default (`--max-data-mib`): 8 GiB of feature values.
 pub const DEFAULT_MAX_DATA_MIB: usize = 8192;
 
-/// A data set read into memory: features row-major as f32, labels as class indices.
+/// A data set read into memory: features row-major as f32, and per row either a class index
+/// (classification) or the values of the target columns (regression).
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Where the rows came from (a path, or the bundled data set's name).
     pub source: String,
     /// Hex sha256 of the source bytes: the fingerprint recorded in the manifest.
     pub fingerprint: String,
-    pub label_column: String,
+    /// [`Task::Classifier`] (one label column) or [`Task::Regression`] (numeric targets).
+    pub task: Task,
+    /// The class label column, or the regression target columns in order.
+    pub label_columns: Vec<String>,
     /// Feature column names, in column order.
     pub feature_names: Vec<String>,
-    /// Class labels, sorted (numerically when every label is an integer).
+    /// Class labels, sorted (numerically when every label is an integer); empty for regression.
     pub classes: Vec<String>,
     /// `rows() × n_features()` values, row-major.
     pub features: Vec<f32>,
-    /// Class index (into `classes`) of each row.
+    /// Class index (into `classes`) of each row; empty for regression.
     pub targets: Vec<u32>,
+    /// `rows() × label_columns.len()` target values, row-major; empty for classification.
+    pub values: Vec<f32>,
 }
 
 /// Why a data set could not be read; every variant names the place to fix.
@@ -60,8 +69,12 @@ pub enum DataError {
         column: String,
         columns: String,
     },
-    #[error("{path}: the label column '{column}' is the only column; there are no features")]
+    #[error("{path}: the label columns ({column}) are all the columns; there are no features")]
     NoFeatures { path: String, column: String },
+    #[error("{path}: the label column '{column}' is named twice")]
+    RepeatedLabelColumn { path: String, column: String },
+    #[error("a classifier learns one label column, {count} were given ({columns}); several numeric target columns make a regression (--task regression)")]
+    SeveralLabelColumns { count: usize, columns: String },
     #[error("{path}, line {line}: expected {expected} fields like the header, found {found}")]
     Ragged {
         path: String,
@@ -139,14 +152,24 @@ pub struct CsvRows<R: Read> {
     csv: csv::Reader<HashingReader<R>>,
     path: String,
     header: csv::StringRecord,
-    label_index: usize,
+    /// Column index of each label column, in the order they were named.
+    label_indices: Vec<usize>,
     feature_names: Vec<String>,
     record: csv::StringRecord,
 }
 
 impl<R: Read> CsvRows<R> {
-    /// Reads and checks the header; `source` names the data in errors.
+    /// Reads and checks the header; `source` names the data in errors. One label column.
     pub fn new(reader: R, source: &str, label_column: &str) -> Result<Self, DataError> {
+        Self::with_labels(reader, source, &[label_column.to_string()])
+    }
+
+    /// [`CsvRows::new`] with several label columns (regression targets), in the given order.
+    pub fn with_labels(
+        reader: R,
+        source: &str,
+        label_columns: &[String],
+    ) -> Result<Self, DataError> {
         let path = source.to_string();
         let hashing = HashingReader {
             inner: reader,
@@ -161,31 +184,41 @@ impl<R: Read> CsvRows<R> {
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(DataError::Empty { path });
         }
-        let label_index = header
-            .iter()
-            .position(|name| name == label_column)
-            .ok_or_else(|| DataError::NoLabelColumn {
-                path: path.clone(),
-                column: label_column.to_string(),
-                columns: header.iter().collect::<Vec<_>>().join(", "),
-            })?;
-        if header.len() < 2 {
+        let mut label_indices: Vec<usize> = Vec::with_capacity(label_columns.len());
+        for column in label_columns {
+            let index = header
+                .iter()
+                .position(|name| name == column)
+                .ok_or_else(|| DataError::NoLabelColumn {
+                    path: path.clone(),
+                    column: column.clone(),
+                    columns: header.iter().collect::<Vec<_>>().join(", "),
+                })?;
+            if label_indices.contains(&index) {
+                return Err(DataError::RepeatedLabelColumn {
+                    path,
+                    column: column.clone(),
+                });
+            }
+            label_indices.push(index);
+        }
+        if header.len() <= label_indices.len() {
             return Err(DataError::NoFeatures {
                 path,
-                column: label_column.to_string(),
+                column: label_columns.join(", "),
             });
         }
         let feature_names = header
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != label_index)
+            .filter(|(i, _)| !label_indices.contains(i))
             .map(|(_, name)| name.to_string())
             .collect();
         Ok(CsvRows {
             csv,
             path,
             header,
-            label_index,
+            label_indices,
             feature_names,
             record: csv::StringRecord::new(),
         })
@@ -196,19 +229,61 @@ impl<R: Read> CsvRows<R> {
         &self.feature_names
     }
 
-    /// Appends the next row's features to `features` and returns its label; `None` at the end.
-    /// On an error nothing is appended.
+    /// Appends the next row's features to `features` and returns its (first) label; `None` at
+    /// the end. On an error nothing is appended.
     pub fn next_row(&mut self, features: &mut Vec<f32>) -> Result<Option<&str>, DataError> {
+        let Some(line) = self.read_features(features)? else {
+            return Ok(None);
+        };
+        let start = features.len() - self.feature_names.len();
+        let index = self.label_indices[0];
+        if self.record[index].is_empty() {
+            features.truncate(start);
+            return Err(DataError::EmptyLabel {
+                path: self.path.clone(),
+                line,
+                column: index + 1,
+                name: self.header[index].to_string(),
+            });
+        }
+        Ok(Some(&self.record[index]))
+    }
+
+    /// Appends the next row's features to `features` and its label columns, read as numbers,
+    /// to `targets`; `false` at the end. On an error nothing is appended.
+    pub fn next_values(
+        &mut self,
+        features: &mut Vec<f32>,
+        targets: &mut Vec<f32>,
+    ) -> Result<bool, DataError> {
+        let Some(line) = self.read_features(features)? else {
+            return Ok(false);
+        };
+        let (start, targets_start) = (features.len() - self.feature_names.len(), targets.len());
+        for &index in &self.label_indices {
+            match parse_feature(&self.record[index]) {
+                Ok(v) => targets.push(v),
+                Err(kind) => {
+                    features.truncate(start);
+                    targets.truncate(targets_start);
+                    return Err(self.cell_error(kind, line, index));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads the next record and appends its feature cells; the record's line, `None` at the end.
+    fn read_features(&mut self, features: &mut Vec<f32>) -> Result<Option<u64>, DataError> {
         match self.csv.read_record(&mut self.record) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) => return Err(csv_error(e, &self.path)),
         }
-        let path = &self.path;
         let line = self.record.position().map(|p| p.line()).unwrap_or(0);
         if self.record.len() != self.header.len() {
             return Err(DataError::Ragged {
-                path: path.clone(),
+                path: self.path.clone(),
                 line,
                 expected: self.header.len(),
                 found: self.record.len(),
@@ -216,49 +291,44 @@ impl<R: Read> CsvRows<R> {
         }
         let start = features.len();
         for (i, cell) in self.record.iter().enumerate() {
-            if i == self.label_index {
+            if self.label_indices.contains(&i) {
                 continue;
             }
             match parse_feature(cell) {
                 Ok(v) => features.push(v),
                 Err(kind) => {
                     features.truncate(start);
-                    let (path, column, name, value) = (
-                        path.clone(),
-                        i + 1,
-                        self.header[i].to_string(),
-                        cell.to_string(),
-                    );
-                    return Err(match kind {
-                        CellError::NotNumeric => DataError::NotNumeric {
-                            path,
-                            line,
-                            column,
-                            name,
-                            value,
-                        },
-                        CellError::NotFinite => DataError::NotFinite {
-                            path,
-                            line,
-                            column,
-                            name,
-                            value,
-                        },
-                    });
+                    return Err(self.cell_error(kind, line, i));
                 }
             }
         }
-        let label = &self.record[self.label_index];
-        if label.is_empty() {
-            features.truncate(start);
-            return Err(DataError::EmptyLabel {
-                path: path.clone(),
+        Ok(Some(line))
+    }
+
+    /// The error for the cell of column `index` on `line`.
+    fn cell_error(&self, kind: CellError, line: u64, index: usize) -> DataError {
+        let (path, column, name, value) = (
+            self.path.clone(),
+            index + 1,
+            self.header[index].to_string(),
+            self.record[index].to_string(),
+        );
+        match kind {
+            CellError::NotNumeric => DataError::NotNumeric {
+                path,
                 line,
-                column: self.label_index + 1,
-                name: self.header[self.label_index].to_string(),
-            });
+                column,
+                name,
+                value,
+            },
+            CellError::NotFinite => DataError::NotFinite {
+                path,
+                line,
+                column,
+                name,
+                value,
+            },
         }
-        Ok(Some(label))
     }
 
     /// Hex sha256 of the bytes read so far (all of them once `next_row` gave `None`).
@@ -324,30 +394,64 @@ impl Dataset {
         label_column: &str,
         max_mib: usize,
     ) -> Result<Self, DataError> {
-        let mut rows = CsvRows::new(reader, source, label_column)?;
+        Self::from_reader_as(
+            reader,
+            source,
+            Task::Classifier,
+            &[label_column.to_string()],
+            max_mib,
+        )
+    }
+
+    /// Reads CSV for `task`: a classifier's one label column, or a regression's numeric target
+    /// columns (one or more, in the order given), keeping at most `max_mib` MiB of values.
+    pub fn from_reader_as<R: Read>(
+        reader: R,
+        source: &str,
+        task: Task,
+        label_columns: &[String],
+        max_mib: usize,
+    ) -> Result<Self, DataError> {
+        let regression = task == Task::Regression;
+        if !regression && label_columns.len() != 1 {
+            return Err(DataError::SeveralLabelColumns {
+                count: label_columns.len(),
+                columns: label_columns.join(", "),
+            });
+        }
+        let mut rows = CsvRows::with_labels(reader, source, label_columns)?;
         let width = rows.feature_names().len();
-        // features and one class id per row, 4 bytes each
+        // features, plus one class id or the targets per row: 4 bytes each
+        let per_row = if regression { label_columns.len() } else { 1 };
         let max_values = max_mib.saturating_mul(1 << 20) / 4;
         let mut features: Vec<f32> = Vec::new();
+        let mut values: Vec<f32> = Vec::new();
         // each distinct label once; rows hold its first-seen id (4 bytes, not a String a row)
         let mut label_ids: HashMap<String, u32> = HashMap::new();
         let mut label_names: Vec<String> = Vec::new();
         let mut row_labels: Vec<u32> = Vec::new();
         loop {
             // grow the value buffer by hand, so that it never holds more than the limit
+            let held = row_labels.len() + values.len();
             let needed = features.len() + width;
-            if needed + row_labels.len() + 1 > max_values {
+            if needed + held + per_row > max_values {
                 return Err(DataError::TooLarge {
                     path: source.to_string(),
                     limit_mib: max_mib,
-                    rows: row_labels.len(),
+                    rows: features.len() / width.max(1),
                 });
             }
             if needed > features.capacity() {
                 let target = (features.capacity() * 2)
                     .max(needed)
-                    .min(max_values.saturating_sub(row_labels.len() + 1));
+                    .min(max_values.saturating_sub(held + per_row));
                 features.reserve_exact(target - features.len());
+            }
+            if regression {
+                if !rows.next_values(&mut features, &mut values)? {
+                    break;
+                }
+                continue;
             }
             let Some(label) = rows.next_row(&mut features)? else {
                 break;
@@ -363,7 +467,7 @@ impl Dataset {
             };
             row_labels.push(id);
         }
-        if row_labels.is_empty() {
+        if features.is_empty() {
             return Err(DataError::NoRows {
                 path: source.to_string(),
             });
@@ -381,29 +485,46 @@ impl Dataset {
         Ok(Dataset {
             source: source.to_string(),
             fingerprint: rows.fingerprint(),
-            label_column: label_column.to_string(),
+            task: if regression {
+                Task::Regression
+            } else {
+                Task::Classifier
+            },
+            label_columns: label_columns.to_vec(),
             feature_names,
             classes,
             features,
             targets,
+            values,
         })
     }
 
     /// Refuses a data set a classifier cannot be trained on: one with a single class.
-    /// (Evaluating on one class is fine.)
+    /// (Evaluating on one class is fine, and a regression has no classes.)
     pub fn check_trainable(&self) -> Result<(), DataError> {
-        match self.classes.as_slice() {
-            [only] => Err(DataError::SingleClass {
+        match (self.task, self.classes.as_slice()) {
+            (Task::Classifier, [only]) => Err(DataError::SingleClass {
                 path: self.source.clone(),
-                column: self.label_column.clone(),
+                column: self.label_columns.join(","),
                 class: only.clone(),
             }),
             _ => Ok(()),
         }
     }
 
+    /// The label columns as the manifest records them: comma-separated.
+    pub fn label_column(&self) -> String {
+        self.label_columns.join(",")
+    }
+
+    /// Regression targets per row (1 for a classifier's label).
+    pub fn n_targets(&self) -> usize {
+        self.label_columns.len()
+    }
+
     pub fn rows(&self) -> usize {
-        self.targets.len()
+        // every data set has at least one feature column
+        self.features.len() / self.n_features().max(1)
     }
 
     pub fn n_features(&self) -> usize {
@@ -427,7 +548,19 @@ impl Dataset {
         (x, y)
     }
 
-    /// A stratified split of all rows: each class gives `fraction` of its rows (rounded) to
+    /// Features and regression targets of the given rows, in the given order.
+    pub fn gather_values(&self, indices: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let t = self.n_targets();
+        let mut x = Vec::with_capacity(indices.len() * self.n_features());
+        let mut y = Vec::with_capacity(indices.len() * t);
+        for &i in indices {
+            x.extend_from_slice(self.row(i));
+            y.extend_from_slice(&self.values[i * t..(i + 1) * t]);
+        }
+        (x, y)
+    }
+
+    /// A stratified split of all rows (a plain random one for regression): each class gives `fraction` of its rows (rounded) to
     /// the second side, chosen by a generator seeded with `seed`. Both sides come back sorted.
     /// `what` names the second side in errors ("test", "validation").
     pub fn split(
@@ -460,11 +593,13 @@ impl Dataset {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut kept = Vec::new();
         let mut taken = Vec::new();
-        for class in 0..self.classes.len() as u32 {
+        // regression rows form one group; a classifier's are grouped by class
+        let group = |i: usize| self.targets.get(i).copied().unwrap_or(0);
+        for class in 0..self.classes.len().max(1) as u32 {
             let mut members: Vec<usize> = rows
                 .iter()
                 .copied()
-                .filter(|&i| self.targets[i] == class)
+                .filter(|&i| group(i) == class)
                 .collect();
             members.shuffle(&mut rng);
             let n_taken = (members.len() as f64 * fraction).round() as usize;
@@ -525,17 +660,18 @@ pub async fn open_source(source: &str) -> Result<Box<dyn Read + Send>, DataError
     Ok(Box::new(std::io::BufReader::new(file)))
 }
 
-/// Reads a labelled data set from a path or an `s3://` URL, streaming it through the parser on
-/// a blocking thread and keeping at most `max_mib` MiB of values.
+/// Reads a labelled data set for `task` from a path or an `s3://` URL, streaming it through the
+/// parser on a blocking thread and keeping at most `max_mib` MiB of values.
 pub async fn read_dataset(
     source: &str,
-    label_column: &str,
+    task: Task,
+    label_columns: &[String],
     max_mib: usize,
 ) -> Result<Dataset, DataError> {
     let reader = open_source(source).await?;
-    let (source, label_column) = (source.to_string(), label_column.to_string());
+    let (source, label_columns) = (source.to_string(), label_columns.to_vec());
     tokio::task::spawn_blocking(move || {
-        Dataset::from_reader_within(reader, &source, &label_column, max_mib)
+        Dataset::from_reader_as(reader, &source, task, &label_columns, max_mib)
     })
     .await
     .map_err(|e| DataError::Stopped(e.to_string()))?
@@ -572,6 +708,40 @@ mod tests {
             e.contains("line 3, column 2 ('a'): 'inf' is not a finite number"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn regression_reads_several_numeric_targets_in_the_order_named() {
+        let text = "a,y1,b,y2\n1,0.5,2,10\n3,1.5,4,20\n5,2.5,6,30\n";
+        let columns = ["y2".to_string(), "y1".to_string()];
+        let d = Dataset::from_reader_as(text.as_bytes(), "t.csv", Task::Regression, &columns, 64)
+            .unwrap();
+        assert_eq!(d.feature_names, ["a", "b"]);
+        assert_eq!(d.rows(), 3);
+        assert_eq!(d.values, [10.0, 0.5, 20.0, 1.5, 30.0, 2.5]);
+        assert!(d.classes.is_empty() && d.targets.is_empty());
+        assert_eq!(
+            d.gather_values(&[2, 0]),
+            (vec![5.0, 6.0, 1.0, 2.0], vec![30.0, 2.5, 10.0, 0.5])
+        );
+        let (train, held) = d.split("test", 0.34, 1).unwrap();
+        assert_eq!((train.len(), held.len()), (2, 1));
+
+        let bad = "a,y\n1,2\n3,high\n";
+        let e =
+            Dataset::from_reader_as(bad.as_bytes(), "t.csv", Task::Regression, &["y".into()], 64)
+                .unwrap_err()
+                .to_string();
+        assert_eq!(e, "t.csv, line 3, column 2 ('y'): 'high' is not a number");
+        let e = Dataset::from_reader_as(text.as_bytes(), "t.csv", Task::Classifier, &columns, 64)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--task regression"), "{e}");
+        let twice = ["y1".to_string(), "y1".to_string()];
+        let e = Dataset::from_reader_as(text.as_bytes(), "t.csv", Task::Regression, &twice, 64)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "t.csv: the label column 'y1' is named twice");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Evaluation of a loaded model on a labelled data set (`maas eval`): streams the rows through
-//! the model a batch at a time and counts the confusion matrix, whatever the data's size.
+//! the model a batch at a time and counts the confusion matrix (classifier) or sums the errors
+//! of each target (regressor), whatever the data's size.
 
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Task;
 use crate::data::{CsvRows, DataError};
 use crate::inference::{argmax_rows, InferenceError, LoadedModel};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RegressionMetrics, RegressionTally};
 
 /// What a model scored on a labelled data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,10 +36,13 @@ pub enum EvaluationError {
     NoRows { path: String },
     #[error(transparent)]
     Inference(#[from] InferenceError),
-    #[error("maas eval measures classifiers that take rows of float32 features; this model is a {task} model with inputs {inputs}")]
-    NotARowsClassifier {
-        task: crate::contract::Task,
-        inputs: String,
+    #[error("maas eval measures classifiers and regressors that take rows of float32 features; this model is a {task} model with inputs {inputs} (a bare ONNX file: name its task with --task classifier|regression)")]
+    NotARowsClassifier { task: Task, inputs: String },
+    #[error("the model answers {outputs} targets but {columns} label columns were given ({names}); name one column per target with --label-column")]
+    TargetCount {
+        outputs: usize,
+        columns: usize,
+        names: String,
     },
 }
 
@@ -54,20 +59,7 @@ pub fn evaluate<R: Read>(
     mut rows: CsvRows<R>,
     source: &str,
 ) -> Result<Evaluation, EvaluationError> {
-    let n_features = match (model.task, model.n_features()) {
-        (crate::contract::Task::Classifier, Some(f)) => f,
-        _ => {
-            return Err(EvaluationError::NotARowsClassifier {
-                task: model.task,
-                inputs: model
-                    .inputs
-                    .iter()
-                    .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-        }
-    };
+    let n_features = rows_input(model, Task::Classifier)?;
     let columns = feature_columns(model, n_features, rows.feature_names())?;
     let width = rows.feature_names().len();
     let mut labels = model.labels.clone();
@@ -120,6 +112,74 @@ pub fn evaluate<R: Read>(
         metrics: Metrics::from_confusion(confusion, &labels),
         unknown_labels,
     })
+}
+
+/// Streams CSV rows whose label columns hold a regressor's targets (in output order) through
+/// `model` and sums the errors of each target, holding one batch of rows at a time. Features
+/// are matched as in [`evaluate`].
+pub fn evaluate_regression<R: Read>(
+    model: &LoadedModel,
+    mut rows: CsvRows<R>,
+    target_names: &[String],
+    source: &str,
+) -> Result<RegressionMetrics, EvaluationError> {
+    let n_features = rows_input(model, Task::Regression)?;
+    let outputs = model
+        .answer_output()
+        .and_then(|o| o.shape.get(1))
+        .map_or(0, |&w| w.max(0) as usize);
+    if outputs != target_names.len() {
+        return Err(EvaluationError::TargetCount {
+            outputs,
+            columns: target_names.len(),
+            names: target_names.join(", "),
+        });
+    }
+    let columns = feature_columns(model, n_features, rows.feature_names())?;
+    let width = rows.feature_names().len();
+    let mut tally = RegressionTally::new(outputs);
+    let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
+    let mut truth = Vec::with_capacity(EVALUATION_BATCH * outputs);
+    let mut x = Vec::with_capacity(EVALUATION_BATCH * n_features);
+    loop {
+        raw.clear();
+        truth.clear();
+        let mut batch = 0;
+        while batch < EVALUATION_BATCH && rows.next_values(&mut raw, &mut truth)? {
+            batch += 1;
+        }
+        if batch == 0 {
+            break;
+        }
+        x.clear();
+        for row in raw.chunks_exact(width) {
+            x.extend(columns.iter().map(|&c| row[c]));
+        }
+        tally.add(&truth, &model.predict(&x, batch)?);
+    }
+    let metrics = tally.finish(target_names);
+    if metrics.rows == 0 {
+        return Err(EvaluationError::NoRows {
+            path: source.to_string(),
+        });
+    }
+    Ok(metrics)
+}
+
+/// The feature count of a model that takes rows of float32 features and answers as `task`.
+fn rows_input(model: &LoadedModel, task: Task) -> Result<usize, EvaluationError> {
+    match (model.task == task, model.n_features()) {
+        (true, Some(f)) => Ok(f),
+        _ => Err(EvaluationError::NotARowsClassifier {
+            task: model.task,
+            inputs: model
+                .inputs
+                .iter()
+                .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// For each model input, the data's feature column that feeds it.

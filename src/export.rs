@@ -1,15 +1,17 @@
-//! ONNX export of a trained classifier, written with `tract_onnx::pb` and prost.
+//! ONNX export of a trained network, written with `tract_onnx::pb` and prost.
 //!
-//! The graph: `input [batch, F]` → (Gemm → Relu)* → Gemm → Softmax → `probabilities [batch, C]`.
-//! The training rows' standardisation is folded into the first Gemm's weights and bias, so
-//! callers send raw features. Names and metadata keys follow [`crate::contract`].
+//! A classifier: `input [batch, F]` → (Gemm → Relu)* → Gemm → Softmax → `probabilities [batch, C]`;
+//! a regressor ends at the last Gemm, `predictions [batch, T]` in the targets' units. The
+//! training rows' standardisation is folded into the first Gemm's weights and bias, so callers
+//! send raw features. Names and metadata keys follow [`crate::contract`].
 
 use prost::Message;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataType;
 
 use crate::contract::{
-    BATCH_DIM, FEATURE_NAMES_KEY, INPUT_NAME, IR_VERSION, LABELS_KEY, OPSET, OUTPUT_NAME,
+    Task, BATCH_DIM, FEATURE_NAMES_KEY, INPUT_NAME, IR_VERSION, LABELS_KEY, OPSET, OUTPUT_NAME,
+    REGRESSION_OUTPUT_NAME, TARGETS_KEY, TASK_KEY,
 };
 use crate::training::{DenseLayer, Standardizer, TrainedModel};
 
@@ -17,23 +19,39 @@ use crate::training::{DenseLayer, Standardizer, TrainedModel};
 pub enum ExportError {
     #[error("the model has {model} classes but {labels} labels were given")]
     LabelCount { model: usize, labels: usize },
+    #[error("the model has {model} targets but {names} target names were given")]
+    TargetCount { model: usize, names: usize },
     #[error("the model has {model} features but {names} feature names were given")]
     FeatureCount { model: usize, names: usize },
 }
 
-/// Serialises `model` as ONNX bytes; the same model always gives the same bytes.
+/// Serialises `model` as ONNX bytes; the same model always gives the same bytes. `labels`
+/// names a classifier's classes or a regressor's targets, in output order.
 pub fn to_onnx(
     model: &TrainedModel,
     labels: &[String],
     feature_names: &[String],
 ) -> Result<Vec<u8>, ExportError> {
-    let (f, c) = (model.n_features(), model.n_classes());
+    let (f, c) = (model.n_features(), model.n_outputs());
+    let regression = model.task == Task::Regression;
     if labels.len() != c {
-        return Err(ExportError::LabelCount {
-            model: c,
-            labels: labels.len(),
+        return Err(if regression {
+            ExportError::TargetCount {
+                model: c,
+                names: labels.len(),
+            }
+        } else {
+            ExportError::LabelCount {
+                model: c,
+                labels: labels.len(),
+            }
         });
     }
+    let output = if regression {
+        REGRESSION_OUTPUT_NAME
+    } else {
+        OUTPUT_NAME
+    };
     if feature_names.len() != f {
         return Err(ExportError::FeatureCount {
             model: f,
@@ -57,7 +75,7 @@ pub fn to_onnx(
         initializer.push(float_tensor(&w, &[layer.inputs, layer.outputs], &weight));
         initializer.push(float_tensor(&b, &[layer.outputs], &bias));
         let out = if i == last {
-            "logits".to_string()
+            (if regression { output } else { "logits" }).to_string()
         } else {
             format!("dense{i}")
         };
@@ -69,19 +87,46 @@ pub fn to_onnx(
             current = relu;
         }
     }
-    node.push(op(
-        "Softmax",
-        &[&current],
-        OUTPUT_NAME,
-        vec![pb::AttributeProto {
-            name: "axis".into(),
-            r#type: pb::attribute_proto::AttributeType::Int as i32,
-            i: 1,
-            ..Default::default()
-        }],
-    ));
+    if !regression {
+        node.push(op(
+            "Softmax",
+            &[&current],
+            OUTPUT_NAME,
+            vec![pb::AttributeProto {
+                name: "axis".into(),
+                r#type: pb::attribute_proto::AttributeType::Int as i32,
+                i: 1,
+                ..Default::default()
+            }],
+        ));
+    }
 
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let entry = |key: &str, value: String| pb::StringStringEntryProto {
+        key: key.into(),
+        value,
+    };
+    // a classifier's metadata stays as it was before maas trained regressors (no task key:
+    // its `probabilities` output says what it is), so its bytes do not change
+    let metadata_props = if regression {
+        vec![
+            entry(TASK_KEY, Task::Regression.to_string()),
+            entry(TARGETS_KEY, json(labels)),
+            entry(FEATURE_NAMES_KEY, json(feature_names)),
+        ]
+    } else {
+        vec![
+            entry(LABELS_KEY, json(labels)),
+            entry(FEATURE_NAMES_KEY, json(feature_names)),
+        ]
+    };
+    let hidden = model
+        .layers
+        .iter()
+        .take(last)
+        .map(|l| l.outputs.to_string())
+        .collect::<Vec<_>>()
+        .join(" -> ");
     let proto = pb::ModelProto {
         ir_version: IR_VERSION,
         opset_import: vec![pb::OperatorSetIdProto {
@@ -90,34 +135,20 @@ pub fn to_onnx(
         }],
         producer_name: "maas".into(),
         producer_version: crate::MAAS_VERSION.into(),
-        doc_string: format!(
-            "MLP classifier: {f} raw features (standardisation folded into the first layer) -> {} -> {c} class probabilities",
-            model
-                .layers
-                .iter()
-                .take(last)
-                .map(|l| l.outputs.to_string())
-                .collect::<Vec<_>>()
-                .join(" -> ")
-        ),
+        doc_string: if regression {
+            format!("MLP regressor: {f} raw features (standardisation folded into the first layer) -> {hidden} -> {c} values in the targets' units")
+        } else {
+            format!("MLP classifier: {f} raw features (standardisation folded into the first layer) -> {hidden} -> {c} class probabilities")
+        },
         graph: Some(pb::GraphProto {
             name: "maas_mlp".into(),
             node,
             initializer,
             input: vec![value_info(INPUT_NAME, f)],
-            output: vec![value_info(OUTPUT_NAME, c)],
+            output: vec![value_info(output, c)],
             ..Default::default()
         }),
-        metadata_props: vec![
-            pb::StringStringEntryProto {
-                key: LABELS_KEY.into(),
-                value: json(labels),
-            },
-            pb::StringStringEntryProto {
-                key: FEATURE_NAMES_KEY.into(),
-                value: json(feature_names),
-            },
-        ],
+        metadata_props,
         ..Default::default()
     };
     Ok(proto.encode_to_vec())
@@ -207,7 +238,7 @@ fn value_info(name: &str, width: usize) -> pb::ValueInfoProto {
 mod tests {
     use super::*;
     use crate::inference::LoadedModel;
-    use crate::training::tiny_model;
+    use crate::training::{tiny_model, tiny_regressor};
 
     #[test]
     fn export_reloads_with_its_metadata_and_matches_the_trainer() {
@@ -222,12 +253,42 @@ mod tests {
         assert_eq!(loaded.inputs[0].shape, [-1, 2]);
         assert_eq!(loaded.outputs[0].name, OUTPUT_NAME);
         let x = [1.0, 2.0, 9.0, 3.0, 4.0, 10.0];
-        let reference = model.predict_proba(&x).unwrap();
+        let reference = model.predict(&x).unwrap();
         let exported = loaded.predict(&x, 3).unwrap();
         assert_eq!(exported.len(), reference.len());
         for (a, b) in exported.iter().zip(&reference) {
             assert!((a - b).abs() <= 1e-5, "{exported:?} vs {reference:?}");
         }
+    }
+
+    #[test]
+    fn a_regressor_exports_its_values_in_the_targets_units() {
+        let model = tiny_regressor();
+        let targets = vec!["price".to_string(), "rate".to_string()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let onnx = to_onnx(&model, &targets, &names).unwrap();
+        let loaded = LoadedModel::from_bytes(&onnx).unwrap();
+        assert_eq!(loaded.task, Task::Regression);
+        assert_eq!(loaded.outputs.len(), 1);
+        assert_eq!(loaded.outputs[0].name, REGRESSION_OUTPUT_NAME);
+        assert_eq!(loaded.outputs[0].shape, [-1, 2]);
+        assert!(loaded.labels.is_empty());
+        let x = [1.0, 2.0, 9.0, 3.0];
+        let reference = model.predict(&x).unwrap();
+        let exported = loaded.predict(&x, 2).unwrap();
+        // the first target is in the hundreds: answered unscaled, not standardised
+        assert!(reference[0] > 100.0, "{reference:?}");
+        for (a, b) in exported.iter().zip(&reference) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{exported:?} vs {reference:?}"
+            );
+        }
+        let err = to_onnx(&model, &targets[..1], &names).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the model has 2 targets but 1 target names were given"
+        );
     }
 
     #[test]

@@ -578,6 +578,7 @@ impl LoadedModel {
             labels: self.labels.clone(),
             feature_names: self.feature_names.clone(),
             metrics: None,
+            regression_metrics: None,
             training: None,
         }
     }

@@ -671,7 +671,7 @@ fn the_card_shows_the_signature_and_row_commands_refuse_tensor_models_clearly() 
         &data,
     ]);
     assert!(
-        err.contains("maas eval measures classifiers that take rows of float32 features; this model is a tensor model"),
+        err.contains("maas eval measures classifiers and regressors that take rows of float32 features; this model is a tensor model"),
         "{err}"
     );
 }

@@ -200,7 +200,7 @@ fn the_recorded_export_parity_matches_onnxruntime_against_the_trainer() {
         .unwrap();
     let (trained, test_x) = (run.model, run.held_out_x);
     let trainer: Vec<Vec<f64>> = trained
-        .predict_proba(&test_x)
+        .predict(&test_x)
         .unwrap()
         .chunks(10)
         .map(|row| row.iter().map(|&p| p as f64).collect())

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::contract::{Task, TensorSpec};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RegressionMetrics};
 
 mod training;
 
@@ -72,9 +72,12 @@ pub struct ModelDescription {
     pub labels: Vec<String>,
     #[serde(default)]
     pub feature_names: Vec<String>,
-    /// Metrics on the held-out test rows, when the model was evaluated.
+    /// A classifier's metrics on the held-out test rows, when the model was evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// A regressor's metrics on the held-out test rows, when the model was evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression_metrics: Option<RegressionMetrics>,
     /// How the model was trained, when maas trained it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingRecord>,

@@ -13,7 +13,8 @@ pub struct ScheduleError(pub String);
 pub struct TrainingRecord {
     /// Includes the seed.
     pub hyperparameters: TrainConfig,
-    /// Fraction of each class held out as test rows, for the metrics.
+    /// Fraction of each class (of all rows, for a regression) held out as test rows, for the
+    /// metrics.
     #[serde(default)]
     pub test_split: f64,
     /// Fraction of the remaining rows of each class used for validation during training.
@@ -24,7 +25,8 @@ pub struct TrainingRecord {
     #[serde(default)]
     pub kept_epoch: usize,
     pub history: Vec<EpochSummary>,
-    /// Largest |Δp| between tract on the exported file and the trainer, on the test rows.
+    /// Largest difference between tract on the exported file and the trainer, on the test
+    /// rows: |Δp| for a classifier, |Δ| / max(1, |value|) for a regressor.
     pub export_parity_max_abs_diff: f32,
 }
 
@@ -34,6 +36,7 @@ pub struct DataRecord {
     pub source: String,
     /// sha256 of the data file's bytes.
     pub sha256: String,
+    /// The class label column, or the regression target columns comma-separated.
     pub label_column: String,
     pub rows: usize,
     pub training_rows: usize,
@@ -156,11 +159,14 @@ pub struct EpochSummary {
     /// The learning rate the epoch ran with.
     #[serde(default)]
     pub learning_rate: f64,
-    /// Mean cross-entropy over the epoch's batches (without the L1/L2 penalty).
+    /// Mean loss over the epoch's batches (without the L1/L2 penalty): cross-entropy for a
+    /// classifier, mean squared error of the standardised targets for a regressor.
     pub train_loss: f32,
-    /// Share of training rows classified correctly while the epoch ran (as Keras reports it).
-    #[serde(default)]
-    pub train_accuracy: f32,
+    /// Share of training rows classified correctly while the epoch ran (as Keras reports it);
+    /// none for a regressor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f32>,
     pub validation_loss: f32,
-    pub validation_accuracy: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f32>,
 }

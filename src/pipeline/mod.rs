@@ -5,15 +5,15 @@ mod parity;
 
 pub use parity::{check_parity, ParityError, PARITY_TOLERANCE};
 
-use crate::contract::{INPUT_NAME, OUTPUT_NAME};
+use crate::contract::{Task, INPUT_NAME, OUTPUT_NAME, REGRESSION_OUTPUT_NAME};
 use crate::data::{DataError, Dataset};
 use crate::export::{self, ExportError};
 use crate::inference::{argmax_rows, TensorSpec};
 use crate::manifest::{DataRecord, Manifest, ModelDescription, TrainingRecord};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RegressionMetrics};
 use crate::report::{self, ReportError};
 use crate::store::{Attachment, Store, StoreError, StoreLocation};
-use crate::training::{self, TrainConfig, TrainError, TrainingData, TrainingObserver};
+use crate::training::{self, Targets, TrainConfig, TrainError, TrainingData, TrainingObserver};
 
 /// Everything `maas train` needs.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct TrainJob {
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
     pub manifest: Manifest,
-    pub metrics: Metrics,
+    pub metrics: TestMetrics,
     /// Wall time of the training loop (every epoch, its validation pass included).
     pub training_seconds: f64,
     /// Training rows times epochs run, per second of `training_seconds`.
@@ -56,6 +56,22 @@ pub enum PipelineError {
     Report(#[from] ReportError),
     #[error("cannot derive a model name from the data source {data}; pass --name")]
     NoModelName { data: String },
+}
+
+/// What the model scored on the test rows.
+#[derive(Debug, Clone)]
+pub enum TestMetrics {
+    Classifier(Metrics),
+    Regression(RegressionMetrics),
+}
+
+impl std::fmt::Display for TestMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestMetrics::Classifier(m) => m.fmt(f),
+            TestMetrics::Regression(m) => m.fmt(f),
+        }
+    }
 }
 
 /// The model name a job gets when none is given: the data file's stem (`digits` for the
@@ -86,15 +102,18 @@ pub struct SplitRun {
     pub held_out_rows: Vec<usize>,
     /// The test rows' features, row-major.
     pub held_out_x: Vec<f32>,
-    /// The test rows' class indices.
+    /// The test rows' class indices (empty for a regression).
     pub held_out_y: Vec<u32>,
+    /// The test rows' target values, row-major (empty for a classifier).
+    pub held_out_values: Vec<f32>,
     /// Wall time of the training loop alone.
     pub training_seconds: f64,
 }
 
-/// Splits `data` (stratified test rows by `config.seed`, then validation rows by the seed + 1)
-/// and trains on the training rows: what `maas train` does before it evaluates and exports, so
-/// that a test can reproduce the trainer's probabilities exactly.
+/// Splits `data` (test rows by `config.seed`, stratified by class for a classifier, then
+/// validation rows by the seed + 1) and trains a classifier or a regressor, as the data's task
+/// says, on the training rows: what `maas train` does before it evaluates and exports, so that
+/// a test can reproduce the trainer's answers exactly.
 pub fn train_on_split(
     data: &Dataset,
     config: &TrainConfig,
@@ -110,18 +129,39 @@ pub fn train_on_split(
         validation_fraction,
         config.seed.wrapping_add(1),
     )?;
-    let (train_x, train_y) = data.gather(&train_rows);
-    let (validation_x, validation_y) = data.gather(&validation_rows);
-    let (held_out_x, held_out_y) = data.gather(&held_out_rows);
+    let regression = data.task == Task::Regression;
+    let gather = |rows: &[usize]| {
+        if regression {
+            let (x, values) = data.gather_values(rows);
+            (x, Vec::new(), values)
+        } else {
+            let (x, classes) = data.gather(rows);
+            (x, classes, Vec::new())
+        }
+    };
+    let (train_x, train_y, train_values) = gather(&train_rows);
+    let (validation_x, validation_y, validation_values) = gather(&validation_rows);
+    let (held_out_x, held_out_y, held_out_values) = gather(&held_out_rows);
+    let targets = if regression {
+        Targets::Values {
+            train: &train_values,
+            validation: &validation_values,
+            n_targets: data.n_targets(),
+        }
+    } else {
+        Targets::Classes {
+            train: &train_y,
+            validation: &validation_y,
+            n_classes: data.classes.len(),
+        }
+    };
     let started = std::time::Instant::now();
     let model = training::train(
         &TrainingData {
             train_x: &train_x,
-            train_y: &train_y,
             validation_x: &validation_x,
-            validation_y: &validation_y,
             n_features: data.n_features(),
-            n_classes: data.classes.len(),
+            targets,
         },
         config,
         observer,
@@ -133,6 +173,7 @@ pub fn train_on_split(
         held_out_rows,
         held_out_x,
         held_out_y,
+        held_out_values,
         training_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -152,6 +193,7 @@ pub async fn train_and_publish(
         held_out_rows,
         held_out_x,
         held_out_y,
+        held_out_values,
         training_seconds,
     } = train_on_split(
         data,
@@ -162,13 +204,24 @@ pub async fn train_and_publish(
     )?;
     let samples_per_second =
         (train_rows.len() * model.history.len()) as f64 / training_seconds.max(1e-9);
-    let probabilities = model.predict_proba(&held_out_x)?;
-    let predicted = argmax_rows(&probabilities, data.classes.len());
-    let metrics = Metrics::compute(&held_out_y, &predicted, &data.classes);
+    // the held-out answers are the trainer's reference for the export
+    let answers = model.predict(&held_out_x)?;
+    let regression = data.task == Task::Regression;
+    let (metrics, names, output) = if regression {
+        let metrics = RegressionMetrics::compute(&held_out_values, &answers, &data.label_columns);
+        (
+            TestMetrics::Regression(metrics),
+            &data.label_columns,
+            REGRESSION_OUTPUT_NAME,
+        )
+    } else {
+        let predicted = argmax_rows(&answers, data.classes.len());
+        let metrics = Metrics::compute(&held_out_y, &predicted, &data.classes);
+        (TestMetrics::Classifier(metrics), &data.classes, OUTPUT_NAME)
+    };
 
-    let onnx = export::to_onnx(&model, &data.classes, &data.feature_names)?;
-    // the held-out probabilities above are the trainer's reference for the export
-    let parity = check_parity(&onnx, &held_out_x, &probabilities)?;
+    let onnx = export::to_onnx(&model, names, &data.feature_names)?;
+    let parity = check_parity(&onnx, &held_out_x, &answers)?;
 
     let tensor = |name: &str, width: usize| TensorSpec {
         name: name.to_string(),
@@ -177,12 +230,19 @@ pub async fn train_and_publish(
     };
     let description = ModelDescription {
         inputs: vec![tensor(INPUT_NAME, data.n_features())],
-        outputs: vec![tensor(OUTPUT_NAME, data.classes.len())],
-        task: Some(crate::contract::Task::Classifier),
-        answer_output: Some(OUTPUT_NAME.to_string()),
+        outputs: vec![tensor(output, model.n_outputs())],
+        task: Some(data.task),
+        answer_output: Some(output.to_string()),
         labels: data.classes.clone(),
         feature_names: data.feature_names.clone(),
-        metrics: Some(metrics.clone()),
+        metrics: match &metrics {
+            TestMetrics::Classifier(m) => Some(m.clone()),
+            TestMetrics::Regression(_) => None,
+        },
+        regression_metrics: match &metrics {
+            TestMetrics::Regression(m) => Some(m.clone()),
+            TestMetrics::Classifier(_) => None,
+        },
         training: Some(TrainingRecord {
             hyperparameters: job.config.clone(),
             test_split: job.test_split,
@@ -190,7 +250,7 @@ pub async fn train_and_publish(
             data: DataRecord {
                 source: data.source.clone(),
                 sha256: data.fingerprint.clone(),
-                label_column: data.label_column.clone(),
+                label_column: data.label_column(),
                 rows: data.rows(),
                 training_rows: train_rows.len(),
                 validation_rows: validation_rows.len(),
@@ -202,21 +262,33 @@ pub async fn train_and_publish(
             export_parity_max_abs_diff: parity,
         }),
     };
+    let second_picture = match &metrics {
+        TestMetrics::Classifier(m) => (
+            report::CONFUSION_FILE,
+            report::confusion_png(
+                m,
+                &format!(
+                    "{}: {} test rows, accuracy {:.4}",
+                    job.name, m.rows, m.accuracy
+                ),
+            )?,
+        ),
+        TestMetrics::Regression(m) => (
+            report::FIT_FILE,
+            report::fit_png(
+                &held_out_values,
+                &answers,
+                m,
+                &format!("{}: {} test rows", job.name, m.rows),
+            )?,
+        ),
+    };
     let pictures = [
         (
             report::CURVES_FILE,
             report::curves_png(&model.history, model.kept_epoch)?,
         ),
-        (
-            report::CONFUSION_FILE,
-            report::confusion_png(
-                &metrics,
-                &format!(
-                    "{}: {} test rows, accuracy {:.4}",
-                    job.name, metrics.rows, metrics.accuracy
-                ),
-            )?,
-        ),
+        second_picture,
     ]
     .map(|(file, bytes)| Attachment {
         file: file.to_string(),

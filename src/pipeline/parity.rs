@@ -1,9 +1,11 @@
 //! The export's parity check: the exported ONNX reloaded with tract must reproduce the
-//! trainer's probabilities, or nothing is published.
+//! trainer's probabilities (or a regressor's values), or nothing is published.
 
 use crate::inference::LoadedModel;
 
-/// The largest difference between tract's and the trainer's probabilities that an export may show.
+/// The largest difference between tract's and the trainer's answers that an export may show:
+/// absolute for values up to 1 in magnitude (probabilities), relative beyond (a regressor's
+/// values in their units, where float32 itself only holds about 7 digits).
 pub const PARITY_TOLERANCE: f32 = 1e-5;
 
 /// Why an export failed its parity check.
@@ -23,8 +25,8 @@ pub enum ParityError {
 }
 
 /// Reloads `onnx` with tract and compares its probabilities on `x` (raw features, row-major)
-/// with `reference`, the trainer's probabilities for the same rows; returns the largest
-/// absolute difference, or an error above tolerance.
+/// with `reference`, the trainer's answers for the same rows; returns the largest difference
+/// (absolute up to magnitude 1, relative beyond), or an error above tolerance.
 pub fn check_parity(onnx: &[u8], x: &[f32], reference: &[f32]) -> Result<f32, ParityError> {
     let loaded = LoadedModel::from_bytes(onnx).map_err(|e| ParityError::Reload(e.to_string()))?;
     let rows = x.len() / loaded.n_features().unwrap_or(1).max(1);
@@ -37,11 +39,12 @@ pub fn check_parity(onnx: &[u8], x: &[f32], reference: &[f32]) -> Result<f32, Pa
             row: 0,
         });
     }
-    let c = loaded.n_classes().max(1);
+    // values per row: classes of a classifier, targets of a regressor
+    let c = (exported.len() / rows.max(1)).max(1);
     let mut max_diff = 0f32;
     let mut worst_row = 0;
     for (i, (a, b)) in exported.iter().zip(reference).enumerate() {
-        let d = (a - b).abs();
+        let d = (a - b).abs() / b.abs().max(1.0);
         if d > max_diff || d.is_nan() {
             max_diff = if d.is_nan() { f32::INFINITY } else { d };
             worst_row = i / c;
@@ -96,7 +99,7 @@ mod tests {
         let mut drifted = model.clone();
         drifted.layers[0].bias.iter_mut().for_each(|b| *b += 0.5);
         let x = [1.0, 2.0, 9.0, 3.0];
-        let err = check_parity(&onnx, &x, &drifted.predict_proba(&x).unwrap()).unwrap_err();
+        let err = check_parity(&onnx, &x, &drifted.predict(&x).unwrap()).unwrap_err();
         assert!(matches!(err, ParityError::Drift { .. }), "{err}");
         assert!(err.to_string().contains("the export is refused"), "{err}");
         let short = check_parity(&onnx, &x, &[0.5; 3]).unwrap_err();

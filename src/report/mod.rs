@@ -5,14 +5,19 @@ mod plots;
 
 use std::fmt::Write;
 
-pub use plots::{confusion_png, curves_png, CONFUSION_SIZE, CURVES_SIZE};
+pub use plots::{
+    confusion_png, curves_png, fit_png, CONFUSION_SIZE, CURVES_SIZE, FIT_MAX_TARGETS, FIT_ROW_SIZE,
+};
 
+use crate::contract::Task;
 use crate::manifest::Manifest;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RegressionMetrics};
 
 pub const REPORT_FILE: &str = "report.md";
 pub const CURVES_FILE: &str = "curves.png";
 pub const CONFUSION_FILE: &str = "confusion.png";
+/// A regressor's predicted-vs-actual and residual plots.
+pub const FIT_FILE: &str = "fit.png";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -51,11 +56,36 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         .map(|t| format!("trained by maas on `{}`", t.data.source))
         .unwrap_or_else(|| "trained outside maas and published with `maas publish`".into());
     let task = d.task.unwrap_or(if d.labels.is_empty() {
-        crate::contract::Task::Tensor
+        Task::Tensor
     } else {
-        crate::contract::Task::Classifier
+        Task::Classifier
     });
-    if task != crate::contract::Task::Classifier {
+    let width = |n: Option<usize>| {
+        n.map(|f| f.to_string())
+            .unwrap_or_else(|| "a fixed number of".into())
+    };
+    // a regressor trained by maas names its targets in its training record
+    let targets: Vec<String> = match (&d.training, &d.regression_metrics) {
+        (_, Some(m)) => m.per_target.iter().map(|t| t.name.clone()).collect(),
+        (Some(t), None) => t.data.label_column.split(',').map(str::to_string).collect(),
+        (None, None) => Vec::new(),
+    };
+    if task == Task::Regression && !targets.is_empty() {
+        writeln!(
+            out,
+            "Predicts {} ({}) from a row of {} numeric features ({source}), in the targets' own \
+             units. It answers for rows measured like its training data; it has not seen other \
+             populations, and a prediction outside the range of the training targets is an \
+             extrapolation. Check the residual plot before relying on extreme values.\n",
+            if targets.len() == 1 {
+                "one target".to_string()
+            } else {
+                format!("{} targets", targets.len())
+            },
+            abbreviate(&targets),
+            width(features)
+        )?;
+    } else if task != Task::Classifier {
         writeln!(
             out,
             "A {task} model ({source}): it answers its outputs for inputs shaped and scaled like \
@@ -132,24 +162,40 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
             (_, names) => format!("{} ({})", names.len(), abbreviate(names)),
         }
     )?;
-    writeln!(
-        out,
-        "| classes | {} ({}) |\n",
-        d.labels.len(),
-        abbreviate(&d.labels)
-    )?;
+    if task == Task::Regression {
+        writeln!(
+            out,
+            "| targets | {} ({}) |\n",
+            targets.len(),
+            abbreviate(&targets)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "| classes | {} ({}) |\n",
+            d.labels.len(),
+            abbreviate(&d.labels)
+        )?;
+    }
 
     if let Some(t) = &d.training {
         let h = &t.hyperparameters;
         writeln!(out, "## Training\n")?;
         writeln!(out, "| | |\n|---|---|")?;
         let hidden: Vec<String> = h.hidden.iter().map(|w| w.to_string()).collect();
+        let (outputs, head) = if task == Task::Regression {
+            (
+                targets.len(),
+                "linear (MSE on standardised targets, scale folded back)",
+            )
+        } else {
+            (d.labels.len(), "softmax (cross-entropy)")
+        };
         writeln!(
             out,
-            "| network | {} → {} ReLU → {} softmax |",
+            "| network | {} → {} ReLU → {outputs} {head} |",
             features.map(|f| f.to_string()).unwrap_or_default(),
             hidden.join(" → "),
-            d.labels.len()
         )?;
         writeln!(
             out,
@@ -160,8 +206,14 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         writeln!(out, "| L1 / L2 | {} / {} |", h.l1, h.l2)?;
         writeln!(
             out,
-            "| splits | {} of each class for test, {} of the rest for validation |",
-            t.test_split, t.validation_split
+            "| splits | {} of {} for test, {} of the rest for validation |",
+            t.test_split,
+            if task == Task::Regression {
+                "the rows"
+            } else {
+                "each class"
+            },
+            t.validation_split
         )?;
         writeln!(out, "| seed | {} |", h.seed)?;
         let stopping = match h.patience {
@@ -176,38 +228,59 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         )?;
         writeln!(
             out,
-            "| export parity | max abs difference {:.2e} between tract on the ONNX file and the trainer |\n",
+            "| export parity | max {} difference {:.2e} between tract on the ONNX file and the trainer |\n",
+            if task == Task::Regression {
+                "relative (absolute below 1)"
+            } else {
+                "abs"
+            },
             t.export_parity_max_abs_diff
         )?;
-        writeln!(
-            out,
-            "| epoch | learning rate | training loss | training accuracy | validation loss | validation accuracy |"
-        )?;
-        writeln!(out, "|---:|---:|---:|---:|---:|---:|")?;
+        let accuracy = t.history.iter().any(|e| e.validation_accuracy.is_some());
+        if accuracy {
+            writeln!(
+                out,
+                "| epoch | learning rate | training loss | training accuracy | validation loss | validation accuracy |"
+            )?;
+            writeln!(out, "|---:|---:|---:|---:|---:|---:|")?;
+        } else {
+            writeln!(
+                out,
+                "Losses are the mean squared error of the standardised targets (1 is the error of \
+                 always answering the training mean).\n"
+            )?;
+            writeln!(
+                out,
+                "| epoch | learning rate | training loss | validation loss |"
+            )?;
+            writeln!(out, "|---:|---:|---:|---:|")?;
+        }
         for e in &t.history {
             let mark = if e.epoch == t.kept_epoch {
                 " (kept)"
             } else {
                 ""
             };
+            let share = |v: Option<f32>| v.map(|v| format!(" {v:.4} |")).unwrap_or_default();
             writeln!(
                 out,
-                "| {}{mark} | {:.3e} | {:.4} | {:.4} | {:.4} | {:.4} |",
+                "| {}{mark} | {:.3e} | {:.4} |{} {:.4} |{}",
                 e.epoch,
                 e.learning_rate,
                 e.train_loss,
-                e.train_accuracy,
+                share(e.train_accuracy),
                 e.validation_loss,
-                e.validation_accuracy
+                share(e.validation_accuracy)
             )?;
         }
         writeln!(out)?;
     }
 
     writeln!(out, "## Metrics\n")?;
-    match &d.metrics {
-        Some(metrics) => write_metrics(out, metrics)?,
-        None => writeln!(
+    match (&d.metrics, &d.regression_metrics) {
+        (Some(metrics), _) => write_metrics(out, metrics)?,
+        (None, Some(metrics)) => write_regression_metrics(out, metrics)?,
+        (None, None) => writeln!(
             out,
             "None recorded. Measure them on labelled rows with \
              `maas eval --model {store}/{}@{} --data labelled.csv`.\n",
@@ -238,7 +311,15 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         out,
         "maas predict --model {reference} --input rows.csv   # CSV rows or {{\"inputs\": [[...]]}}"
     )?;
-    writeln!(out, "maas eval --model {reference} --data labelled.csv")?;
+    let label_flag = if task == Task::Regression && !targets.is_empty() {
+        format!(" --label-column {}", targets.join(","))
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "maas eval --model {reference} --data labelled.csv{label_flag}"
+    )?;
     writeln!(out, "maas serve --model {reference} --port 8080")?;
     writeln!(
         out,
@@ -248,8 +329,7 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
     writeln!(out, "```\n")?;
     writeln!(
         out,
-        "Each input row has {} numbers{}; the answer gives each row's label and the \
-         probability of every class. The same API answers from the Lambda function \
+        "Each input row has {} numbers{}; the answer gives {}. The same API answers from the Lambda function \
          (`MAAS_MODEL={reference}`), and KServe V2 (`/v2/models/{}/infer`) and TF Serving \
          (`/v1/models/{}:predict`) clients work unchanged.",
         features
@@ -260,10 +340,39 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         } else {
             " in feature-name order".into()
         },
+        match task {
+            Task::Classifier => "each row's label and the probability of every class",
+            Task::Regression if targets.len() > 1 => {
+                "each row's `values`, one per target in the order above"
+            }
+            Task::Regression => "each row's `value`",
+            Task::Tensor => "the model's outputs",
+        },
         m.name,
         m.name
     )?;
     Ok(())
+}
+
+/// A regressor's metrics table: one row per target.
+fn write_regression_metrics(out: &mut String, metrics: &RegressionMetrics) -> std::fmt::Result {
+    writeln!(
+        out,
+        "On {} held-out test rows, in the targets' units.\n",
+        metrics.rows
+    )?;
+    writeln!(
+        out,
+        "| target | MSE | RMSE | MAE | R² |\n|---|---:|---:|---:|---:|"
+    )?;
+    for t in &metrics.per_target {
+        writeln!(
+            out,
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            t.name, t.mse, t.rmse, t.mae, t.r2
+        )?;
+    }
+    writeln!(out)
 }
 
 /// The metrics tables: overall, per class and the confusion matrix.

@@ -1,5 +1,6 @@
-//! The training report's pictures as PNG bytes: loss and accuracy curves per epoch, and the
-//! confusion matrix as a labelled heat map. Text is drawn with the bundled DejaVu Sans font.
+//! The training report's pictures as PNG bytes: loss and accuracy curves per epoch, the
+//! confusion matrix as a labelled heat map, and a regressor's predicted-vs-actual and residual
+//! scatter plots. Text is drawn with the bundled DejaVu Sans font.
 
 use std::error::Error;
 use std::sync::OnceLock;
@@ -9,13 +10,17 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RegressionMetrics};
 use crate::training::EpochSummary;
 
 /// Width and height of `curves.png` in pixels.
 pub const CURVES_SIZE: (u32, u32) = (1200, 480);
 /// Width and height of `confusion.png` in pixels.
 pub const CONFUSION_SIZE: (u32, u32) = (760, 720);
+/// Width of `fit.png` and the height of each target's row of plots, in pixels.
+pub const FIT_ROW_SIZE: (u32, u32) = (1200, 480);
+/// Targets drawn in `fit.png`: the first ones, when a model has more.
+pub const FIT_MAX_TARGETS: usize = 4;
 
 /// DejaVu Sans (Bitstream Vera licence, in `fonts/LICENSE`), compiled in so that drawing
 /// never depends on the fonts a machine has installed.
@@ -71,19 +76,35 @@ fn render(
 }
 
 /// Training and validation loss (left) and accuracy (right) per epoch, with the kept epoch
-/// marked.
+/// marked; a regressor's history (no accuracy) gets its loss across the whole width.
 pub fn curves_png(history: &[EpochSummary], kept_epoch: usize) -> Result<Vec<u8>, ReportError> {
     if history.is_empty() {
         return Err(ReportError::Draw("there are no epochs to draw".into()));
     }
+    let classifier = history.iter().any(|e| e.validation_accuracy.is_some());
     render(CURVES_SIZE, |root| {
         root.fill(&WHITE)?;
-        let (left, right) = root.split_horizontally(CURVES_SIZE.0 / 2);
         let loss_top = history
             .iter()
             .flat_map(|e| [e.train_loss, e.validation_loss])
             .filter(|v| v.is_finite())
             .fold(0f32, f32::max) as f64;
+        if !classifier {
+            return panel(
+                &root,
+                history,
+                kept_epoch,
+                Panel {
+                    title: "Loss",
+                    y_desc: "MSE of standardised targets",
+                    y_top: (loss_top * 1.1).max(1e-3),
+                    legend: SeriesLabelPosition::UpperRight,
+                    training: |e| e.train_loss as f64,
+                    validation: |e| e.validation_loss as f64,
+                },
+            );
+        }
+        let (left, right) = root.split_horizontally(CURVES_SIZE.0 / 2);
         panel(
             &left,
             history,
@@ -106,8 +127,8 @@ pub fn curves_png(history: &[EpochSummary], kept_epoch: usize) -> Result<Vec<u8>
                 y_desc: "share of rows correct",
                 y_top: 1.0,
                 legend: SeriesLabelPosition::LowerRight,
-                training: |e| e.train_accuracy as f64,
-                validation: |e| e.validation_accuracy as f64,
+                training: |e| e.train_accuracy.unwrap_or_default() as f64,
+                validation: |e| e.validation_accuracy.unwrap_or_default() as f64,
             },
         )
     })
@@ -253,4 +274,112 @@ pub fn confusion_png(metrics: &Metrics, title: &str) -> Result<Vec<u8>, ReportEr
         }
         Ok(())
     })
+}
+
+/// For each target (up to [`FIT_MAX_TARGETS`]) a row of two scatter plots of the test rows:
+/// predicted against actual with the line y = x (left), and the residual (predicted − actual)
+/// against the prediction with the line y = 0 (right). `truth` and `predicted` are row-major
+/// `[rows, targets]`, the targets as `metrics` names them.
+pub fn fit_png(
+    truth: &[f32],
+    predicted: &[f32],
+    metrics: &RegressionMetrics,
+    title: &str,
+) -> Result<Vec<u8>, ReportError> {
+    let targets = metrics.per_target.len();
+    if targets == 0 || truth.is_empty() || truth.len() != predicted.len() {
+        return Err(ReportError::Draw(
+            "there are no test rows, or their values do not match the predictions".into(),
+        ));
+    }
+    let drawn = targets.min(FIT_MAX_TARGETS);
+    let size = (FIT_ROW_SIZE.0, FIT_ROW_SIZE.1 * drawn as u32);
+    render(size, |root| {
+        root.fill(&WHITE)?;
+        let root = root.titled(title, (FAMILY, 22))?;
+        for (t, row) in root.split_evenly((drawn, 1)).iter().enumerate() {
+            let m = &metrics.per_target[t];
+            let pairs: Vec<(f64, f64)> = truth
+                .iter()
+                .skip(t)
+                .step_by(targets)
+                .zip(predicted.iter().skip(t).step_by(targets))
+                .map(|(&y, &p)| (y as f64, p as f64))
+                .filter(|(y, p)| y.is_finite() && p.is_finite())
+                .collect();
+            let (left, right) = row.split_horizontally(FIT_ROW_SIZE.0 / 2);
+            let (low, high) = span(pairs.iter().flat_map(|&(y, p)| [y, p]));
+            let mut chart = ChartBuilder::on(&left)
+                .caption(
+                    format!("{}: predicted vs actual (R² {:.3})", m.name, m.r2),
+                    (FAMILY, 18),
+                )
+                .margin(14)
+                .x_label_area_size(44)
+                .y_label_area_size(72)
+                .build_cartesian_2d(low..high, low..high)?;
+            chart
+                .configure_mesh()
+                .x_desc("actual")
+                .y_desc("predicted")
+                .label_style((FAMILY, 14))
+                .axis_desc_style((FAMILY, 16))
+                .draw()?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(low, low), (high, high)],
+                KEPT_COLOUR.stroke_width(2),
+            )))?;
+            chart.draw_series(
+                pairs
+                    .iter()
+                    .map(|&(y, p)| Circle::new((y, p), 3, TRAINING_COLOUR.mix(0.6).filled())),
+            )?;
+
+            let (p_low, p_high) = span(pairs.iter().map(|&(_, p)| p));
+            let limit = pairs
+                .iter()
+                .map(|(y, p)| (p - y).abs())
+                .fold(0f64, f64::max)
+                .max(1e-9)
+                * 1.05;
+            let mut chart = ChartBuilder::on(&right)
+                .caption(
+                    format!("{}: residuals (RMSE {:.4})", m.name, m.rmse),
+                    (FAMILY, 18),
+                )
+                .margin(14)
+                .x_label_area_size(44)
+                .y_label_area_size(72)
+                .build_cartesian_2d(p_low..p_high, -limit..limit)?;
+            chart
+                .configure_mesh()
+                .x_desc("predicted")
+                .y_desc("predicted − actual")
+                .label_style((FAMILY, 14))
+                .axis_desc_style((FAMILY, 16))
+                .draw()?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(p_low, 0.0), (p_high, 0.0)],
+                KEPT_COLOUR.stroke_width(2),
+            )))?;
+            chart.draw_series(
+                pairs
+                    .iter()
+                    .map(|&(y, p)| Circle::new((p, p - y), 3, VALIDATION_COLOUR.mix(0.6).filled())),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The range of `values` with a 5 % margin, never empty.
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
+    if !(low.is_finite() && high.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let margin = ((high - low) * 0.05).max(1e-9 * high.abs().max(1.0));
+    (low - margin, high + margin)
 }

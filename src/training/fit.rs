@@ -1,6 +1,7 @@
-//! The training loop: an MLP (ReLU hidden layers, softmax output) fitted with candle's autodiff
-//! and Adam on categorical cross-entropy, with optional L1/L2 penalties, a learning-rate schedule
-//! and early stopping on the validation loss.
+//! The training loop: an MLP (ReLU hidden layers) fitted with candle's autodiff and Adam, on
+//! categorical cross-entropy (softmax classifier) or mean squared error of standardised targets
+//! (linear regressor), with optional L1/L2 penalties, a learning-rate schedule and early
+//! stopping on the validation loss.
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand::seq::SliceRandom;
@@ -10,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use super::adam::Adam;
 use super::first_layer::InputProduct;
 use super::{
-    DenseLayer, EpochSummary, Standardizer, TrainConfig, TrainError, TrainedModel, TrainingData,
-    TrainingObserver,
+    DenseLayer, EpochSummary, Standardizer, Targets, Task, TrainConfig, TrainError, TrainedModel,
+    TrainingData, TrainingObserver,
 };
 
 impl TrainConfig {
@@ -39,7 +40,98 @@ impl TrainConfig {
     }
 }
 
-/// Trains a classifier; deterministic for a given config (seed included) and data.
+/// The targets as the loop uses them: per-batch target tensors, the loss and, for a
+/// classifier, the count of correct rows.
+enum Objective<'a> {
+    Classes {
+        train: &'a [u32],
+        validation: Tensor,
+    },
+    Values {
+        /// Standardised training targets, row-major.
+        train: Vec<f32>,
+        width: usize,
+        /// Standardised validation targets `[rows, width]`.
+        validation: Tensor,
+        /// The training targets' mean and scale, folded into the last layer at the end.
+        scaler: Standardizer,
+    },
+}
+
+impl<'a> Objective<'a> {
+    fn new(targets: &Targets<'a>, device: &Device) -> Result<Self, TrainError> {
+        Ok(match *targets {
+            Targets::Classes {
+                train, validation, ..
+            } => Objective::Classes {
+                train,
+                validation: Tensor::from_slice(validation, validation.len(), device)?,
+            },
+            Targets::Values {
+                train,
+                validation,
+                n_targets,
+            } => {
+                let scaler = Standardizer::fit(train, n_targets);
+                let rows = validation.len() / n_targets.max(1);
+                Objective::Values {
+                    train: scaler.apply(train),
+                    width: n_targets,
+                    validation: Tensor::from_vec(
+                        scaler.apply(validation),
+                        (rows, n_targets),
+                        device,
+                    )?,
+                    scaler,
+                }
+            }
+        })
+    }
+
+    /// The targets of the training rows `chunk`.
+    fn batch(&self, chunk: &[usize], device: &Device) -> Result<Tensor, candle_core::Error> {
+        match self {
+            Objective::Classes { train, .. } => {
+                let y: Vec<u32> = chunk.iter().map(|&i| train[i]).collect();
+                Tensor::from_vec(y, chunk.len(), device)
+            }
+            Objective::Values { train, width, .. } => {
+                let mut y = Vec::with_capacity(chunk.len() * width);
+                for &i in chunk {
+                    y.extend_from_slice(&train[i * width..(i + 1) * width]);
+                }
+                Tensor::from_vec(y, (chunk.len(), *width), device)
+            }
+        }
+    }
+
+    fn validation(&self) -> &Tensor {
+        match self {
+            Objective::Classes { validation, .. } | Objective::Values { validation, .. } => {
+                validation
+            }
+        }
+    }
+
+    /// Cross-entropy of the logits, or mean squared error of the outputs.
+    fn loss(&self, out: &Tensor, y: &Tensor) -> Result<Tensor, candle_core::Error> {
+        match self {
+            Objective::Classes { .. } => candle_nn::loss::cross_entropy(out, y),
+            Objective::Values { .. } => candle_nn::loss::mse(out, y),
+        }
+    }
+
+    /// Rows whose largest logit is the true class; `None` for a regressor.
+    fn correct(&self, out: &Tensor, y: &Tensor) -> Result<Option<f32>, candle_core::Error> {
+        match self {
+            Objective::Classes { .. } => correct(out, y).map(Some),
+            Objective::Values { .. } => Ok(None),
+        }
+    }
+}
+
+/// Trains a classifier or a regressor, as `data.targets` says; deterministic for a given config
+/// (seed included) and data.
 pub fn train(
     data: &TrainingData,
     config: &TrainConfig,
@@ -51,17 +143,18 @@ pub fn train(
     let f = data.n_features;
     let standardizer = Standardizer::fit(data.train_x, f);
     let train_x = standardizer.apply(data.train_x);
+    let validation_rows = data.validation_x.len() / f.max(1);
     let validation_x = Tensor::from_vec(
         standardizer.apply(data.validation_x),
-        (data.validation_y.len(), f),
+        (validation_rows, f),
         &device,
     )?;
-    let validation_y = Tensor::from_slice(data.validation_y, data.validation_y.len(), &device)?;
+    let objective = Objective::new(&data.targets, &device)?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut widths = vec![f];
     widths.extend_from_slice(&config.hidden);
-    widths.push(data.n_classes);
+    widths.push(data.targets.n_outputs());
     let params = widths
         .windows(2)
         .map(|w| init_layer(w[0], w[1], &mut rng, &device))
@@ -75,12 +168,11 @@ pub fn train(
             .collect(),
         config.learning_rate,
     );
-    let rows = data.train_y.len();
+    let rows = data.train_x.len() / f.max(1);
     let mut order: Vec<usize> = (0..rows).collect();
     let batches = rows.div_ceil(config.batch_size);
     let mut history = Vec::with_capacity(config.epochs);
     let mut batch_x = Vec::with_capacity(config.batch_size * f);
-    let mut batch_y = Vec::with_capacity(config.batch_size);
     // (epoch, validation loss, weights) of the best epoch so far, when stopping early
     let mut best: Option<(usize, f32, Vec<DenseLayer>)> = None;
     for epoch in 1..=config.epochs {
@@ -91,19 +183,19 @@ pub fn train(
         optimiser.set_learning_rate(learning_rate);
         order.shuffle(&mut rng);
         let mut loss_sum = 0f64;
-        let mut correct_sum = 0f64;
+        let mut correct_sum: Option<f64> = None;
         for chunk in order.chunks(config.batch_size) {
             batch_x.clear();
-            batch_y.clear();
             for &i in chunk {
                 batch_x.extend_from_slice(&train_x[i * f..(i + 1) * f]);
-                batch_y.push(data.train_y[i]);
             }
             let x = Tensor::from_slice(&batch_x, (chunk.len(), f), &device)?;
-            let y = Tensor::from_slice(&batch_y, chunk.len(), &device)?;
-            let logits = forward(&x, &params)?;
-            correct_sum += correct(&logits, &y)? as f64;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let y = objective.batch(chunk, &device)?;
+            let out = forward(&x, &params)?;
+            if let Some(c) = objective.correct(&out, &y)? {
+                *correct_sum.get_or_insert(0.0) += c as f64;
+            }
+            let loss = objective.loss(&out, &y)?;
             let data_loss = loss.to_scalar::<f32>()?;
             optimiser.backward_step(&loss)?;
             if !data_loss.is_finite() {
@@ -115,16 +207,19 @@ pub fn train(
             loss_sum += data_loss as f64 * chunk.len() as f64;
             observer.batch_finished(data_loss);
         }
-        let logits = forward(&validation_x, &params)?;
-        let validation_loss =
-            candle_nn::loss::cross_entropy(&logits, &validation_y)?.to_scalar::<f32>()?;
+        let out = forward(&validation_x, &params)?;
+        let validation_loss = objective
+            .loss(&out, objective.validation())?
+            .to_scalar::<f32>()?;
         let summary = EpochSummary {
             epoch,
             learning_rate,
             train_loss: (loss_sum / rows as f64) as f32,
-            train_accuracy: (correct_sum / rows as f64) as f32,
+            train_accuracy: correct_sum.map(|c| (c / rows as f64) as f32),
             validation_loss,
-            validation_accuracy: correct(&logits, &validation_y)? / data.validation_y.len() as f32,
+            validation_accuracy: objective
+                .correct(&out, objective.validation())?
+                .map(|c| c / validation_rows.max(1) as f32),
         };
         observer.epoch_finished(&summary);
         history.push(summary);
@@ -139,16 +234,35 @@ pub fn train(
         }
     }
 
-    let (kept_epoch, layers) = match best {
+    let (kept_epoch, mut layers) = match best {
         Some((epoch, _, layers)) => (epoch, layers),
         None => (history.len(), snapshot(&params)?),
     };
+    if let (Objective::Values { scaler, .. }, Some(last)) = (&objective, layers.last_mut()) {
+        unscale_outputs(last, scaler);
+    }
     Ok(TrainedModel {
+        task: data.targets.task(),
         standardizer,
         layers,
         history,
         kept_epoch,
     })
+}
+
+/// Folds the target standardisation into the last layer, so that it answers in the targets'
+/// units: with `y = z · scale + mean`, column `j` of the weights is multiplied by `scale[j]`
+/// and its bias becomes `bias[j] · scale[j] + mean[j]`, in f64 and rounded once.
+fn unscale_outputs(layer: &mut DenseLayer, scaler: &Standardizer) {
+    let outputs = layer.outputs;
+    for row in layer.weight.chunks_exact_mut(outputs) {
+        for (w, &scale) in row.iter_mut().zip(&scaler.scale) {
+            *w = (*w as f64 * scale as f64) as f32;
+        }
+    }
+    for ((b, &scale), &mean) in layer.bias.iter_mut().zip(&scaler.scale).zip(&scaler.mean) {
+        *b = (*b as f64 * scale as f64 + mean as f64) as f32;
+    }
 }
 
 /// Lets glibc keep freed tensor buffers for reuse instead of returning each to the kernel.
@@ -228,9 +342,10 @@ fn forward(x: &Tensor, params: &[(Var, Var)]) -> Result<Tensor, candle_core::Err
 }
 
 impl TrainedModel {
-    /// Class probabilities `[rows, classes]` row-major for raw (unstandardised) features,
-    /// computed with candle exactly as in training: the reference the ONNX export must match.
-    pub fn predict_proba(&self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+    /// For raw (unstandardised) features, row-major: a classifier's class probabilities
+    /// `[rows, classes]` or a regressor's values `[rows, targets]` in the targets' units,
+    /// computed with candle as in training: the reference the ONNX export must match.
+    pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
         let device = Device::Cpu;
         let rows = x.len() / self.n_features().max(1);
         let x = Tensor::from_vec(
@@ -248,8 +363,12 @@ impl TrainedModel {
                 ))
             })
             .collect::<Result<Vec<_>, candle_core::Error>>()?;
-        let probabilities = candle_nn::ops::softmax_last_dim(&forward(&x, &params)?)?;
-        Ok(probabilities.flatten_all()?.to_vec1()?)
+        let out = forward(&x, &params)?;
+        let out = match self.task {
+            Task::Regression => out,
+            _ => candle_nn::ops::softmax_last_dim(&out)?,
+        };
+        Ok(out.flatten_all()?.to_vec1()?)
     }
 }
 
@@ -257,6 +376,15 @@ impl TrainedModel {
 mod tests {
     use super::*;
     use crate::training::{LrSchedule, Silent};
+
+    /// Classification targets over the given rows.
+    fn classes<'a>(train: &'a [u32], validation: &'a [u32]) -> Targets<'a> {
+        Targets::Classes {
+            train,
+            validation,
+            n_classes: 2,
+        }
+    }
 
     #[test]
     fn standardizer_centres_and_scales_and_keeps_constant_columns() {
@@ -272,11 +400,9 @@ mod tests {
         let y: Vec<u32> = x.iter().map(|v| (*v > 0.0) as u32).collect();
         let data = TrainingData {
             train_x: &x,
-            train_y: &y,
             validation_x: &x[..20],
-            validation_y: &y[..20],
             n_features: 1,
-            n_classes: 2,
+            targets: classes(&y, &y[..20]),
         };
         let config = TrainConfig {
             hidden: vec![4],
@@ -286,8 +412,8 @@ mod tests {
         };
         let model = train(&data, &config, &mut Silent).unwrap();
         assert_eq!(model.history.len(), 5);
-        assert_eq!(model.history[4].validation_accuracy, 1.0);
-        let p = model.predict_proba(&[-2.0, 2.0]).unwrap();
+        assert_eq!(model.history[4].validation_accuracy, Some(1.0));
+        let p = model.predict(&[-2.0, 2.0]).unwrap();
         assert!(p[0] > 0.5 && p[3] > 0.5, "{p:?}");
     }
 
@@ -313,11 +439,9 @@ mod tests {
         let (x, y) = noisy_problem();
         let data = TrainingData {
             train_x: &x[..400],
-            train_y: &y[..200],
             validation_x: &x[400..],
-            validation_y: &y[200..],
             n_features: 2,
-            n_classes: 2,
+            targets: classes(&y[..200], &y[200..]),
         };
         let config = TrainConfig {
             hidden: vec![64],
@@ -371,11 +495,9 @@ mod tests {
         let (x, y) = noisy_problem();
         let data = TrainingData {
             train_x: &x,
-            train_y: &y,
             validation_x: &x,
-            validation_y: &y,
             n_features: 2,
-            n_classes: 2,
+            targets: classes(&y, &y),
         };
         let config = TrainConfig {
             hidden: vec![4],
@@ -389,6 +511,49 @@ mod tests {
     }
 
     #[test]
+    fn a_regressor_learns_a_linear_map_and_answers_in_the_targets_units() {
+        // y = 500 + 40 a - 25 b and a second target a thousand times smaller
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x: Vec<f32> = (0..600).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let y: Vec<f32> = x
+            .chunks(2)
+            .flat_map(|r| {
+                let v = 500.0 + 40.0 * r[0] - 25.0 * r[1];
+                [v, v / 1000.0]
+            })
+            .collect();
+        let data = TrainingData {
+            train_x: &x[..500],
+            validation_x: &x[500..],
+            n_features: 2,
+            targets: Targets::Values {
+                train: &y[..500],
+                validation: &y[500..],
+                n_targets: 2,
+            },
+        };
+        let config = TrainConfig {
+            hidden: vec![16],
+            epochs: 60,
+            batch_size: 16,
+            learning_rate: 0.01,
+            ..Default::default()
+        };
+        let model = train(&data, &config, &mut Silent).unwrap();
+        assert_eq!(model.task, Task::Regression);
+        assert!(model.history.iter().all(|e| e.train_accuracy.is_none()));
+        let first = model.history[0].validation_loss;
+        let last = model.history.last().unwrap().validation_loss;
+        // the loss is the MSE of standardised targets: near 1 untrained, near 0 fitted
+        assert!(last < 0.01 && last < first / 10.0, "{first} -> {last}");
+        let p = model.predict(&[1.0, -1.0, 0.0, 0.0]).unwrap();
+        assert_eq!(p.len(), 4);
+        for (got, want) in p.iter().zip([565.0, 0.565, 500.0, 0.5]) {
+            assert!((got - want).abs() < 0.02 * want, "{p:?}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_hyperparameters() {
         let config = TrainConfig {
             epochs: 0,
@@ -396,11 +561,9 @@ mod tests {
         };
         let data = TrainingData {
             train_x: &[0.0],
-            train_y: &[0],
             validation_x: &[0.0],
-            validation_y: &[0],
             n_features: 1,
-            n_classes: 2,
+            targets: classes(&[0], &[0]),
         };
         let err = train(&data, &config, &mut Silent).unwrap_err();
         assert_eq!(

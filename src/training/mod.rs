@@ -1,11 +1,12 @@
-//! The classifier and its training: the trained model's plain weights, the observer of a run,
-//! and the candle training loop (`fit`). The hyperparameters and the per-epoch summary are
+//! The network and its training: the trained model's plain weights (a classifier or a
+//! regressor), the observer of a run, and the candle training loop (`fit`). The hyperparameters and the per-epoch summary are
 //! records of the manifest ([`crate::manifest`]), re-exported here.
 
 mod adam;
 mod first_layer;
 mod fit;
 
+pub use crate::contract::Task;
 pub use crate::manifest::{EpochSummary, LrSchedule, ScheduleError, TrainConfig};
 pub use fit::train;
 
@@ -85,9 +86,12 @@ pub struct DenseLayer {
     pub bias: Vec<f32>,
 }
 
-/// A trained classifier: standardisation, then the dense layers (ReLU between, softmax last).
+/// A trained network: standardisation, then the dense layers (ReLU between), then softmax for a
+/// classifier or nothing for a regressor, whose last layer answers in the targets' own units.
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
+    /// [`Task::Classifier`] or [`Task::Regression`].
+    pub task: Task,
     pub standardizer: Standardizer,
     pub layers: Vec<DenseLayer>,
     /// Every epoch that ran, including those after the kept one.
@@ -102,7 +106,8 @@ impl TrainedModel {
         self.standardizer.mean.len()
     }
 
-    pub fn n_classes(&self) -> usize {
+    /// Classes of a classifier, targets of a regressor: the width of the last layer.
+    pub fn n_outputs(&self) -> usize {
         self.layers.last().map(|l| l.outputs).unwrap_or(0)
     }
 }
@@ -118,15 +123,47 @@ pub trait TrainingObserver {
 pub struct Silent;
 impl TrainingObserver for Silent {}
 
-/// Training and validation rows, row-major features plus class indices. The validation rows
+/// Training and validation rows: row-major features and their targets. The validation rows
 /// give the per-epoch curves and drive early stopping; keep test rows out of both.
 pub struct TrainingData<'a> {
     pub train_x: &'a [f32],
-    pub train_y: &'a [u32],
     pub validation_x: &'a [f32],
-    pub validation_y: &'a [u32],
     pub n_features: usize,
-    pub n_classes: usize,
+    pub targets: Targets<'a>,
+}
+
+/// What the network learns to answer, row by row.
+pub enum Targets<'a> {
+    /// Class indices: a softmax classifier trained on categorical cross-entropy.
+    Classes {
+        train: &'a [u32],
+        validation: &'a [u32],
+        n_classes: usize,
+    },
+    /// Row-major values of `n_targets` targets per row: a linear regressor trained on mean
+    /// squared error of the standardised targets.
+    Values {
+        train: &'a [f32],
+        validation: &'a [f32],
+        n_targets: usize,
+    },
+}
+
+impl Targets<'_> {
+    pub fn task(&self) -> Task {
+        match self {
+            Targets::Classes { .. } => Task::Classifier,
+            Targets::Values { .. } => Task::Regression,
+        }
+    }
+
+    /// The width of the network's output.
+    pub fn n_outputs(&self) -> usize {
+        match *self {
+            Targets::Classes { n_classes, .. } => n_classes,
+            Targets::Values { n_targets, .. } => n_targets,
+        }
+    }
 }
 
 /// A small model trained in a few milliseconds, for the unit tests of what consumes trained
@@ -137,11 +174,13 @@ pub(crate) fn tiny_model() -> TrainedModel {
     let y: Vec<u32> = (0..60).map(|i| (x[i * 2] > 5.0) as u32).collect();
     let data = TrainingData {
         train_x: &x,
-        train_y: &y,
         validation_x: &x[..20],
-        validation_y: &y[..10],
         n_features: 2,
-        n_classes: 2,
+        targets: Targets::Classes {
+            train: &y,
+            validation: &y[..10],
+            n_classes: 2,
+        },
     };
     let config = TrainConfig {
         hidden: vec![8, 4],
@@ -149,4 +188,31 @@ pub(crate) fn tiny_model() -> TrainedModel {
         ..Default::default()
     };
     train(&data, &config, &mut Silent).expect("the tiny model trains")
+}
+
+/// A small regressor with two targets in units far from 1 (so that the folded target scale
+/// matters), for the unit tests of export and parity.
+#[cfg(test)]
+pub(crate) fn tiny_regressor() -> TrainedModel {
+    let x: Vec<f32> = (0..120).map(|i| ((i * 7) % 11) as f32).collect();
+    let y: Vec<f32> = x
+        .chunks(2)
+        .flat_map(|r| [300.0 + 20.0 * r[0] - 5.0 * r[1], 0.01 * r[1]])
+        .collect();
+    let data = TrainingData {
+        train_x: &x,
+        validation_x: &x[..20],
+        n_features: 2,
+        targets: Targets::Values {
+            train: &y,
+            validation: &y[..20],
+            n_targets: 2,
+        },
+    };
+    let config = TrainConfig {
+        hidden: vec![8],
+        epochs: 3,
+        ..Default::default()
+    };
+    train(&data, &config, &mut Silent).expect("the tiny regressor trains")
 }

@@ -201,6 +201,7 @@ pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
         labels: labels.iter().map(|l| l.to_string()).collect(),
         feature_names: vec![],
         metrics: None,
+        regression_metrics: None,
         training: None,
     }
 }

@@ -8,7 +8,8 @@ use maas::store::{ModelRef, Selector, Store};
 
 #[derive(Subcommand)]
 pub enum ModelsCommand {
-    /// Versions of a model with created time, size, accuracy and the aliases on each.
+    /// Versions of a model with created time, size, test score (a classifier's accuracy, a
+    /// regressor's R², of its first target) and the aliases on each.
     List {
         /// `<store>/<name>`.
         reference: String,
@@ -65,8 +66,8 @@ pub async fn run(command: ModelsCommand) -> Result<()> {
                 return Ok(());
             }
             println!(
-                "{:>7}  {:<20}  {:>12}  {:>8}  aliases",
-                "version", "created", "bytes", "accuracy"
+                "{:>7}  {:<20}  {:>12}  {:>13}  aliases",
+                "version", "created", "bytes", "test score"
             );
             for v in versions {
                 let m = &v.manifest;
@@ -74,18 +75,22 @@ pub async fn run(command: ModelsCommand) -> Result<()> {
                     .created_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
-                let accuracy = m
-                    .description
-                    .metrics
-                    .as_ref()
-                    .map(|x| format!("{:.4}", x.accuracy))
-                    .unwrap_or_else(|| "-".into());
+                let d = &m.description;
+                let score = match (&d.metrics, &d.regression_metrics) {
+                    (Some(x), _) => format!("accuracy {:.4}", x.accuracy),
+                    (None, Some(x)) => x
+                        .per_target
+                        .first()
+                        .map(|t| format!("R² {:.4}", t.r2))
+                        .unwrap_or_else(|| "-".into()),
+                    (None, None) => "-".into(),
+                };
                 println!(
-                    "{:>7}  {:<20}  {:>12}  {:>8}  {}",
+                    "{:>7}  {:<20}  {:>12}  {:>13}  {}",
                     m.version,
                     created.get(..19).unwrap_or(&created),
                     m.model.size_bytes,
-                    accuracy,
+                    score,
                     v.aliases.join(", ")
                 );
             }

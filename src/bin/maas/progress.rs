@@ -61,10 +61,16 @@ impl TrainingObserver for EpochBars {
 
     fn epoch_finished(&mut self, s: &EpochSummary) {
         if let Some(bar) = self.bar.take() {
-            bar.finish_with_message(format!(
-                "loss {:.4}  acc {:.4}  val_loss {:.4}  val_acc {:.4}",
-                s.train_loss, s.train_accuracy, s.validation_loss, s.validation_accuracy
-            ));
+            bar.finish_with_message(match (s.train_accuracy, s.validation_accuracy) {
+                (Some(acc), Some(val_acc)) => format!(
+                    "loss {:.4}  acc {acc:.4}  val_loss {:.4}  val_acc {val_acc:.4}",
+                    s.train_loss, s.validation_loss
+                ),
+                _ => format!(
+                    "loss {:.4}  val_loss {:.4}",
+                    s.train_loss, s.validation_loss
+                ),
+            });
         }
     }
 }

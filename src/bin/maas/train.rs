@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use maas::contract::Task;
 use maas::data::{Dataset, BUNDLED_DIGITS_NAME};
 use maas::pipeline::{self, TrainJob};
 use maas::store::StoreLocation;
@@ -14,20 +15,25 @@ use crate::progress::EpochBars;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// CSV with a header line (a path or s3://bucket/key): one label column, the other columns
-    /// numeric features.
+    /// CSV with a header line (a path or s3://bucket/key): the label column(s), the other
+    /// columns numeric features.
     /// Without it, the bundled handwritten digits data set (1797 rows, 64 features, 10 classes).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// What to learn: `classifier` (softmax, categorical cross-entropy, one label column) or
+    /// `regression` (linear output, mean squared error, one or more numeric target columns).
+    #[arg(long, default_value = "classifier", value_parser = parse_task)]
+    pub task: Task,
     /// Model name in the store (default: the data file's stem, `digits` for the bundled data).
     #[arg(long)]
     pub name: Option<String>,
     /// Model store: a folder or s3://bucket[/prefix].
     #[arg(long, default_value = "models")]
     pub store: String,
-    /// Name of the label column.
-    #[arg(long, default_value = "label")]
-    pub label_column: String,
+    /// Name of the label column; for a regression, the target column or several
+    /// comma-separated (answered in that order).
+    #[arg(long, value_delimiter = ',', default_value = "label")]
+    pub label_column: Vec<String>,
     /// Refuse a data set whose values need more memory than this (4 bytes a value); the file
     /// itself streams through and is never held.
     #[arg(long, default_value_t = maas::data::DEFAULT_MAX_DATA_MIB)]
@@ -48,7 +54,8 @@ pub struct TrainArgs {
     /// L2 penalty on the layer weights.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     l2: f64,
-    /// Fraction of each class held out as test rows for the reported metrics.
+    /// Fraction of each class (of all rows, for a regression) held out as test rows for the
+    /// reported metrics.
     #[arg(long, default_value_t = 0.2)]
     pub test_split: f64,
     /// Fraction of the remaining rows of each class kept for validation (the per-epoch curves
@@ -76,8 +83,13 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     let source = args.data.as_ref().map(|p| p.to_string_lossy().to_string());
     let data = match &source {
         Some(source) => {
-            maas::data::read_dataset(source, &args.label_column, args.max_data_mib).await?
+            maas::data::read_dataset(source, args.task, &args.label_column, args.max_data_mib)
+                .await?
         }
+        None if args.task == Task::Regression => anyhow::bail!(
+            "--task regression needs --data with numeric target columns (the bundled data set \
+             is a classification); e.g. --data tests/data/diabetes.csv --label-column progression"
+        ),
         None => Dataset::bundled_digits()?,
     };
     let name = match args.name {
@@ -105,7 +117,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     };
     let d = &job.data;
     println!(
-        "data: {} ({} rows, {} features, {} classes)",
+        "data: {} ({} rows, {} features, {})",
         if d.source == BUNDLED_DIGITS_NAME {
             "bundled handwritten digits"
         } else {
@@ -113,7 +125,10 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         },
         d.rows(),
         d.n_features(),
-        d.classes.len()
+        match d.task {
+            Task::Regression => format!("targets {}", d.label_columns.join(", ")),
+            _ => format!("{} classes", d.classes.len()),
+        }
     );
     let mut bars = EpochBars::on_terminal();
     let outcome = pipeline::train_and_publish(&job, &mut bars).await?;
@@ -123,12 +138,14 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         training.and_then(|t| Some((t, t.history.iter().find(|e| e.epoch == t.kept_epoch)?)))
     {
         println!(
-            "ran {} of {} epochs; kept epoch {} (validation loss {:.4}, accuracy {:.4})",
+            "ran {} of {} epochs; kept epoch {} (validation loss {:.4}{})",
             t.epochs_run,
             job.config.epochs,
             t.kept_epoch,
             kept.validation_loss,
             kept.validation_accuracy
+                .map(|a| format!(", accuracy {a:.4}"))
+                .unwrap_or_default()
         );
         println!(
             "training: {} rows × {} epochs in {:.2} s ({:.0} samples/s)",
@@ -156,4 +173,16 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     );
     println!("model reference: {}/{}@{}", job.store, m.name, m.version);
     Ok(())
+}
+
+/// `classifier` or `regression`: what `maas train` can learn.
+fn parse_task(text: &str) -> Result<Task, String> {
+    match text.parse::<Task>()? {
+        Task::Tensor => Err(
+            "maas trains a classifier or a regression; `tensor` is for models \
+             published with `maas publish`"
+                .into(),
+        ),
+        task => Ok(task),
+    }
 }

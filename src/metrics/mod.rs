@@ -1,8 +1,12 @@
 //! Classification metrics as data: accuracy, per-class and macro precision, recall and F1, the
 //! confusion matrix, and their rendering as a text table. Computed by training and evaluation,
-//! carried in every manifest.
+//! carried in every manifest. Regression's are in [`regression`].
 
 use std::fmt;
+
+mod regression;
+
+pub use regression::{RegressionMetrics, RegressionTally, TargetMetrics};
 
 use serde::{Deserialize, Serialize};
 
