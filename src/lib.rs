@@ -13,6 +13,9 @@
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
 //!
+//! The long-running server's extras (feature `serve`, with the CLI): `grpc`, KServe V2 over
+//! gRPC, and the Prometheus metrics in `server::prometheus`.
+//!
 //! Training and evaluation (feature `train`, on by default; the functions build without it):
 //! - `data`: reading labelled CSV data sets (files or S3) and splitting them.
 //! - `datagen`: synthetic data sets of any shape (the reference benchmark shape).
@@ -33,6 +36,8 @@ pub mod datagen;
 pub mod evaluation;
 #[cfg(feature = "train")]
 pub mod export;
+#[cfg(feature = "serve")]
+pub mod grpc;
 pub mod inference;
 pub mod loader;
 pub mod manifest;

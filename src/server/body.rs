@@ -110,7 +110,9 @@ async fn read_limited(request: Request, state: &AppState) -> Result<Bytes, ApiEr
         let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body exceeds the limit of {limit} bytes"),
+                format!(
+                    "the request body exceeds the limit of {limit} bytes (MAAS_MAX_BODY_BYTES)"
+                ),
             )
         };
         let declared = parts

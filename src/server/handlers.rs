@@ -77,7 +77,7 @@ impl FromRequestParts<AppState> for TfPredictModel {
 }
 
 /// The served model, checked against the name and version a route names.
-fn served(
+pub(crate) fn served(
     state: &AppState,
     name: Option<&str>,
     version: Option<&str>,
@@ -112,14 +112,17 @@ fn served(
 }
 
 /// Runs checked input tensors within the row limit (`MAAS_MAX_ROWS` bounds every input's
-/// first dimension, the batch) and reports metrics.
-fn run_tensors(
+/// first dimension, the batch) under the server's admission limit and deadline, on the
+/// blocking pool, and reports metrics. `deadline` is a client's own (gRPC's); the request
+/// timeout applies from `started` whichever is sooner.
+pub(crate) async fn run_tensors(
     state: &AppState,
-    served: &ServedModel,
-    tensors: &[Tensor],
-    route: &str,
+    served: Arc<ServedModel>,
+    tensors: Vec<Tensor>,
+    route: &'static str,
     started: Instant,
-    request_id: Option<&Extension<RequestId>>,
+    client_deadline: Option<std::time::Duration>,
+    request_id: Option<&str>,
 ) -> Result<Vec<Tensor>, ApiError> {
     let max = state.config.max_rows;
     let rows = tensors
@@ -133,18 +136,33 @@ fn run_tensors(
             format!("{rows} rows exceed the limit of {max} rows per request (MAAS_MAX_ROWS)"),
         ));
     }
-    let inference_started = Instant::now();
-    let outputs = served.model.run(tensors)?;
-    let inference_ms = inference_started.elapsed().as_secs_f64() * 1e3;
+    let timeout = match (state.config.request_timeout, client_deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let deadline = timeout.map(|t| (tokio::time::Instant::from_std(started) + t, t));
+    let model = served.clone();
+    let (outputs, inference_seconds) = state
+        .admission
+        .run(deadline, move || {
+            let inference_started = Instant::now();
+            let outputs = model.model.run(&tensors);
+            (outputs, inference_started.elapsed().as_secs_f64())
+        })
+        .await?;
+    let outputs = outputs?;
+    if let Some(observer) = &state.observer {
+        observer.inference(route, rows, inference_seconds);
+    }
     if state.config.emit_metrics {
         PredictionMetrics {
             model: &served.name,
             version: served.version,
             route,
             rows,
-            inference_ms,
+            inference_ms: inference_seconds * 1e3,
             total_ms: started.elapsed().as_secs_f64() * 1e3,
-            request_id: request_id.map(|r| r.0 .0.as_str()),
+            request_id,
         }
         .emit();
     }
@@ -164,12 +182,14 @@ pub async fn native_predict(
         protocol::native_tensors(&request.inputs, &current.model, state.config.max_elements())?;
     let outputs = run_tensors(
         &state,
-        &current,
-        &tensors,
+        current.clone(),
+        tensors,
         "/predict",
         started,
-        request_id.as_ref(),
-    )?;
+        None,
+        request_id.as_ref().map(|r| r.0 .0.as_str()),
+    )
+    .await?;
     let response =
         protocol::native_response(&current.model, &current.name, current.version, outputs)?;
     Ok(Json(response).into_response())
@@ -200,6 +220,13 @@ pub async fn model_ready(State(state): State<AppState>, Path(path): Path<ModelPa
 }
 
 fn readiness(state: &AppState, name: Option<&str>, version: Option<&str>) -> Response {
+    if state.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "error": "the server is shutting down" })),
+        )
+            .into_response();
+    }
     match served(state, name, version) {
         Ok(_) if name.is_some() => {
             Json(json!({ "name": state.model.name(), "ready": true })).into_response()
@@ -243,12 +270,14 @@ pub async fn kserve_infer(
     )?;
     let outputs = run_tensors(
         &state,
-        &current,
-        &tensors,
+        current.clone(),
+        tensors,
         "/v2/models/{name}/infer",
         started,
-        request_id.as_ref(),
-    )?;
+        None,
+        request_id.as_ref().map(|r| r.0 .0.as_str()),
+    )
+    .await?;
     let encoded = kserve::response(
         &current.name,
         current.version,
@@ -304,12 +333,14 @@ pub async fn tf_predict(
         tfserving::tensors_from_request(&request, &current.model, state.config.max_elements())?;
     let outputs = run_tensors(
         &state,
-        &current,
-        &tensors,
+        current.clone(),
+        tensors,
         "/v1/models/{name}:predict",
         started,
-        request_id.as_ref(),
-    )?;
+        None,
+        request_id.as_ref().map(|r| r.0 .0.as_str()),
+    )
+    .await?;
     Ok(Json(tfserving::response(format, &current.model, &outputs)))
 }
 

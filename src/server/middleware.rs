@@ -1,8 +1,13 @@
 //! The layers around every route: every error answer is JSON (axum's own plain-text
 //! rejections included), a handler panic becomes a 500 JSON reply, unknown routes and methods
-//! get a JSON 404 and 405.
+//! get a JSON 404 and 405; and, over TCP, a declared body over the limit is read and discarded
+//! so that a client that sends its whole body before reading still gets its 413.
 
-use axum::http::{header, Method, StatusCode, Uri};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::{BodyExt, Limited};
@@ -10,7 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use super::error::ApiError;
 
 /// Every answer JSON, every panic a 500: the layers around the routes.
-pub fn harden(routes: Router) -> Router {
+pub(crate) fn harden(routes: Router) -> Router {
     routes
         .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -62,6 +67,47 @@ fn panic_reply(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "internal error: the request could not be answered; it has been logged",
     )
     .into_response()
+}
+
+/// Most bytes of an oversized body read and discarded before its 413 goes out; a larger body
+/// gets its 413 at once and the connection closes under it.
+pub const DRAIN_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest time spent discarding an oversized body.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// `maas serve`'s guard for oversized bodies (`State` is `MAAS_MAX_BODY_BYTES`): a request
+/// whose Content-Length is over the limit never reaches its handler; its body (up to
+/// [`DRAIN_LIMIT_BYTES`], for at most 10 s) is read and discarded, then the 413 JSON goes out
+/// with `Connection: close`. Without the discarding, the server would close the connection
+/// while the client is still sending, and a client that writes its whole body before reading
+/// (Python's http.client, most SDKs) would see a broken pipe instead of the answer.
+pub async fn drain_oversized(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&n| n > limit as u64) else {
+        return next.run(request).await;
+    };
+    if length <= DRAIN_LIMIT_BYTES {
+        let mut body = request.into_body();
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while let Some(Ok(_)) = body.frame().await {}
+        })
+        .await;
+    }
+    let mut response = ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body exceeds the limit of {limit} bytes (MAAS_MAX_BODY_BYTES): it declared {length} bytes"
+        ),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -11,29 +11,66 @@
 //! # }
 //! ```
 
+pub mod admission;
 mod body;
 pub mod error;
-mod handlers;
+pub(crate) mod handlers;
 pub mod metrics;
-mod middleware;
+pub mod middleware;
+#[cfg(feature = "serve")]
+pub mod prometheus;
 pub mod routes;
 pub mod state;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::Router;
 
+use admission::Admission;
 pub use body::{JsonBody, RequestExample};
 pub use handlers::{CurrentModel, ModelPath};
 use state::{ModelHandle, ServerConfig};
 
-/// What every handler shares.
+/// What every handler shares, over HTTP and gRPC alike.
 #[derive(Clone)]
 pub struct AppState {
     /// The model the server answers with.
     pub model: Arc<ModelHandle>,
     /// Limits and behaviour.
     pub config: Arc<ServerConfig>,
+    /// The concurrency limit of inferences.
+    pub admission: Arc<Admission>,
+    /// Set once the server is shutting down: readiness answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
+    /// Told about every inference (the Prometheus metrics of `maas serve`).
+    pub observer: Option<Arc<dyn InferenceObserver>>,
+}
+
+impl AppState {
+    pub fn new(model: Arc<ModelHandle>, config: ServerConfig) -> Self {
+        AppState {
+            model,
+            admission: Arc::new(Admission::new(
+                config.max_concurrency,
+                config.admission_wait,
+            )),
+            config: Arc::new(config),
+            draining: Arc::new(AtomicBool::new(false)),
+            observer: None,
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// Receives what each inference did, whichever protocol asked for it.
+pub trait InferenceObserver: Send + Sync {
+    /// One finished inference: the route or RPC, the batch's rows and the seconds it ran.
+    fn inference(&self, route: &str, rows: usize, seconds: f64);
 }
 
 /// The invocation's request id, set by a front end (the Lambda adapter) for logs and metrics.
@@ -42,10 +79,11 @@ pub struct RequestId(pub String);
 
 /// Builds the router for a model and limits, from the route table [`routes::ROUTES`].
 pub fn router(model: Arc<ModelHandle>, config: ServerConfig) -> Router {
-    let state = AppState {
-        model,
-        config: Arc::new(config),
-    };
+    router_for(AppState::new(model, config))
+}
+
+/// [`router`] over a state shared with other front ends (gRPC, metrics).
+pub fn router_for(state: AppState) -> Router {
     let mut registered: Vec<(&str, &str)> = Vec::new();
     let mut app = Router::new();
     for route in routes::ROUTES {

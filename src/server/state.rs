@@ -23,6 +23,17 @@ pub struct ServerConfig {
     /// Threads for tract's matrix products (`MAAS_INFERENCE_THREADS`; default: the cores this
     /// process may use). Apply with [`crate::inference::set_threads`].
     pub inference_threads: usize,
+    /// Most inferences running at once (`MAAS_MAX_CONCURRENCY`; default: the cores).
+    pub max_concurrency: usize,
+    /// How long a request waits for a free inference slot before a 503 with `Retry-After`
+    /// (`MAAS_ADMISSION_WAIT_MS`).
+    pub admission_wait: Duration,
+    /// A request's deadline from its arrival to its answer (`MAAS_REQUEST_TIMEOUT_MS`; `None`
+    /// waits as long as the inference takes). A gRPC client's shorter deadline wins.
+    pub request_timeout: Option<Duration>,
+    /// How long `maas serve` lets requests in flight finish after SIGTERM
+    /// (`MAAS_DRAIN_TIMEOUT_SECONDS`).
+    pub drain_timeout: Duration,
 }
 
 /// Lambda's synchronous invocation payload limit.
@@ -35,9 +46,18 @@ impl Default for ServerConfig {
             max_body_bytes: LAMBDA_MAX_BODY_BYTES,
             refresh: None,
             emit_metrics: false,
-            inference_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            inference_threads: cores(),
+            max_concurrency: cores(),
+            admission_wait: Duration::from_millis(100),
+            request_timeout: Some(Duration::from_secs(30)),
+            drain_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A configuration variable that does not parse.
@@ -56,9 +76,9 @@ impl ServerConfig {
         self.max_body_bytes
     }
 
-    /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF` and
-    /// `MAAS_INFERENCE_THREADS`
-    /// over the defaults.
+    /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF`,
+    /// `MAAS_INFERENCE_THREADS`, `MAAS_MAX_CONCURRENCY`, `MAAS_ADMISSION_WAIT_MS`,
+    /// `MAAS_REQUEST_TIMEOUT_MS` (0: none) and `MAAS_DRAIN_TIMEOUT_SECONDS` over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -88,6 +108,28 @@ impl ServerConfig {
         config.refresh = positive("MAAS_REFRESH_SECONDS")?.map(Duration::from_secs);
         if let Some(n) = positive("MAAS_INFERENCE_THREADS")? {
             config.inference_threads = n.min(1024) as usize;
+        }
+        let whole = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| ConfigError {
+                    name,
+                    value: v,
+                    expected: "expected a whole number (0 or more)",
+                }),
+            }
+        };
+        if let Some(n) = positive("MAAS_MAX_CONCURRENCY")? {
+            config.max_concurrency = n.min(65_536) as usize;
+        }
+        if let Some(ms) = whole("MAAS_ADMISSION_WAIT_MS")? {
+            config.admission_wait = Duration::from_millis(ms);
+        }
+        if let Some(ms) = whole("MAAS_REQUEST_TIMEOUT_MS")? {
+            config.request_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Some(s) = whole("MAAS_DRAIN_TIMEOUT_SECONDS")? {
+            config.drain_timeout = Duration::from_secs(s);
         }
         if let Some(v) = lookup("MAAS_EMF") {
             config.emit_metrics = match v.trim() {

@@ -72,6 +72,15 @@ pub fn trained_store() -> &'static Path {
     })
 }
 
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// A `maas serve` process on a free loopback port, killed on drop.
 pub struct Server {
     child: std::process::Child,
@@ -83,13 +92,15 @@ impl Server {
     /// Starts `maas serve --model MODEL` with `envs` on a free port and waits (up to 10 s) until
     /// the port accepts connections; `None` if it never does.
     pub fn start(model: &str, envs: &[(&str, String)]) -> Option<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("a free port")
-            .local_addr()
-            .expect("its address")
-            .port();
+        Self::start_with(model, &[], envs)
+    }
+
+    /// [`Server::start`] with more `maas serve` arguments (e.g. `--grpc-port`).
+    pub fn start_with(model: &str, args: &[&str], envs: &[(&str, String)]) -> Option<Server> {
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_maas"))
             .args(["serve", "--model", model, "--port", &port.to_string()])
+            .args(args)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -103,6 +114,23 @@ impl Server {
             std::net::TcpStream::connect(&server.address).is_ok()
         });
         up.then_some(server)
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 }
 

@@ -1,0 +1,155 @@
+//! Admission and the inference pool: at most `MAAS_MAX_CONCURRENCY` inferences at once, a brief
+//! wait (`MAAS_ADMISSION_WAIT_MS`) for a free slot and then a refusal, never an unbounded queue;
+//! inference on tokio's blocking pool, so a large batch never stalls the accept loop or the
+//! health checks; and the request's deadline (`MAAS_REQUEST_TIMEOUT_MS`, or a gRPC client's).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Why a request was not run to its end.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// Every slot stayed taken for the whole wait.
+    #[error("the server is at its limit of {limit} concurrent inferences (MAAS_MAX_CONCURRENCY) and none freed up within {waited_ms} ms; retry shortly")]
+    Busy { limit: usize, waited_ms: u64 },
+    /// The deadline passed, waiting for a slot or running.
+    #[error("the request's deadline of {timeout_ms} ms passed before its inference finished")]
+    DeadlineExceeded { timeout_ms: u64 },
+    /// The inference task ended without an answer (a bug: it panicked).
+    #[error("the inference stopped without an answer: {0}")]
+    Stopped(String),
+}
+
+/// The concurrency limit shared by every protocol of a server.
+#[derive(Debug)]
+pub struct Admission {
+    slots: Arc<Semaphore>,
+    limit: usize,
+    wait: Duration,
+}
+
+impl Admission {
+    /// At most `limit` inferences at once (at least one); a request waits up to `wait` for a slot.
+    pub fn new(limit: usize, wait: Duration) -> Self {
+        let limit = limit.max(1);
+        Admission {
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+            wait,
+        }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Inferences running now.
+    pub fn in_flight(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free, and answers with its result. The
+    /// wait for a slot ends at the admission wait or the deadline, whichever comes first; the
+    /// answer is awaited until the deadline (`timeout` is the deadline's length, for the
+    /// message). Work that outlives its deadline keeps its slot until it ends: the limit holds
+    /// for what actually runs.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        deadline: Option<(Instant, Duration)>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let started = Instant::now();
+        let mut wait_until = started + self.wait;
+        if let Some((at, _)) = deadline {
+            wait_until = wait_until.min(at);
+        }
+        let expired = |timeout: Duration| Refusal::DeadlineExceeded {
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        let permit =
+            match tokio::time::timeout_at(wait_until, self.slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // the semaphore is never closed
+                Ok(Err(closed)) => return Err(Refusal::Stopped(closed.to_string())),
+                Err(_) => {
+                    return Err(match deadline {
+                        Some((at, timeout)) if at <= Instant::now() => expired(timeout),
+                        _ => Refusal::Busy {
+                            limit: self.limit,
+                            waited_ms: started.elapsed().as_millis() as u64,
+                        },
+                    })
+                }
+            };
+        let task = tokio::task::spawn_blocking(move || {
+            let answer = work();
+            drop(permit);
+            answer
+        });
+        match deadline {
+            None => task.await.map_err(|e| Refusal::Stopped(e.to_string())),
+            Some((at, timeout)) => match tokio::time::timeout_at(at, task).await {
+                Ok(joined) => joined.map_err(|e| Refusal::Stopped(e.to_string())),
+                Err(_) => Err(expired(timeout)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_limit_a_request_waits_briefly_then_is_refused() {
+        let admission = Arc::new(Admission::new(1, Duration::from_millis(50)));
+        let (release, hold) = mpsc::channel::<()>();
+        let busy = {
+            let admission = admission.clone();
+            tokio::spawn(async move {
+                admission
+                    .run(None, move || {
+                        let _ = hold.recv();
+                        1
+                    })
+                    .await
+            })
+        };
+        while admission.in_flight() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let refused = admission.run(None, || 2).await;
+        assert!(
+            matches!(refused, Err(Refusal::Busy { limit: 1, waited_ms }) if waited_ms >= 50),
+            "{refused:?}"
+        );
+        release.send(()).unwrap();
+        assert_eq!(busy.await.unwrap(), Ok(1));
+        assert_eq!(admission.in_flight(), 0);
+        assert_eq!(admission.run(None, || 3).await, Ok(3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadline_ends_the_wait_for_the_answer_but_the_slot_stays_taken() {
+        let admission = Admission::new(1, Duration::from_secs(5));
+        let (release, hold) = mpsc::channel::<()>();
+        let timeout = Duration::from_millis(30);
+        let late = admission
+            .run(Some((Instant::now() + timeout, timeout)), move || {
+                let _ = hold.recv();
+            })
+            .await;
+        assert_eq!(late, Err(Refusal::DeadlineExceeded { timeout_ms: 30 }));
+        // the work still runs: its slot is not handed to another request
+        assert_eq!(admission.in_flight(), 1);
+        release.send(()).unwrap();
+        while admission.in_flight() == 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
