@@ -21,12 +21,13 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
   onnxruntime==1.32.0 numpy==2.4.6 tensorflow-cpu==2.21.0
 mkdir -p "$bench"
-cargo build --release --bin maas
+# --workspace: the feature set of the tests' build, so its artifacts are reused
+cargo build --release --workspace
 maas=target/release/maas
 
 # criterion: handler, inference, model load (writes reference.onnx and the bodies), one epoch
-cargo bench --bench handler -- --warm-up-time 1 --measurement-time 5 >"$bench/criterion-handler.log"
-cargo bench --bench training -- --warm-up-time 1 --measurement-time 10 >"$bench/criterion-training.log"
+cargo bench --workspace --bench handler -- --warm-up-time 1 --measurement-time 5 >"$bench/criterion-handler.log"
+cargo bench --workspace --bench training -- --warm-up-time 1 --measurement-time 10 >"$bench/criterion-training.log"
 "$venv/bin/python" benches/ort_handler.py "$bench" >"$bench/ort_handler.json"
 "$venv/bin/python" benches/ort_kserve.py "$bench" >"$bench/ort_kserve.json"
 

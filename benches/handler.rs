@@ -194,7 +194,9 @@ fn benches(c: &mut Criterion) {
         load_time: Default::default(),
     };
     let app = router(ModelHandle::fixed(served), config.clone());
+    // timers on: the admission wait and the request deadline use them
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
 

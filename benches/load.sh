@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 seconds=${LOAD_SECONDS:-30}
 connections=${LOAD_CONNECTIONS:-64}
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --bin maas
+# --workspace: the feature set of the tests' build, so its artifacts are reused
+cargo build --release --workspace
 maas=target/release/maas
 work=target/load
 rm -rf "$work" && mkdir -p "$work"

@@ -2,8 +2,8 @@
 //! in one run: KServe V2 over HTTP with a JSON body, with the binary tensor extension, and over
 //! gRPC (tonic, raw contents). `C` connections each send one request after another for `S`
 //! seconds; prints JSON: requests, answered, refused by the admission limit (503 /
-//! RESOURCE_EXHAUSTED), other errors, lost (no answer: transport errors and timeouts),
-//! requests/s and the p50/p99 latency of the admitted ones.
+//! RESOURCE_EXHAUSTED), other errors, lost (sent and never answered: resets and timeouts),
+//! attempts that could not connect, requests/s and the p50/p99 latency of the admitted ones.
 //!
 //! `cargo bench --bench load_client -- PROTOCOL ADDRESS MODEL INPUT FEATURES BATCH CONNECTIONS SECONDS`
 //! with PROTOCOL `json`, `binary` or `grpc` (ADDRESS the HTTP or the gRPC `host:port`).
@@ -28,14 +28,20 @@ struct Tally {
     refused: u64,
     errors: u64,
     lost: u64,
+    not_connected: u64,
     latencies: Vec<Duration>,
 }
 
 enum Outcome {
     Answered(Duration),
+    /// 503 or RESOURCE_EXHAUSTED: the admission limit.
     Refused,
+    /// Another error answer.
     Error,
+    /// Sent, and no answer came (reset, closed, timed out).
     Lost,
+    /// The connection could not be made (the server has closed its listener).
+    NotConnected,
 }
 
 #[tokio::main]
@@ -76,8 +82,9 @@ async fn main() {
                     }
                     Outcome::Refused => t.refused += 1,
                     Outcome::Error => t.errors += 1,
-                    Outcome::Lost => {
-                        t.lost += 1;
+                    Outcome::Lost => t.lost += 1,
+                    Outcome::NotConnected => {
+                        t.not_connected += 1;
                         drop(t);
                         // a refused connection (the server is gone) must not spin
                         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -105,6 +112,7 @@ async fn main() {
             "protocol": protocol, "batch": batch, "connections": connections,
             "requests": t.answered + t.refused + t.errors + t.lost,
             "answered": t.answered, "refused": t.refused, "errors": t.errors, "lost": t.lost,
+            "not_connected": t.not_connected,
             "answered_per_second": t.answered as f64 / elapsed,
             "p50_ms": quantile(0.50), "p99_ms": quantile(0.99),
         })
@@ -224,6 +232,7 @@ impl Sender {
                             _ => Outcome::Error,
                         }
                     }
+                    Ok(Err(e)) if e.is_connect() => Outcome::NotConnected,
                     _ => Outcome::Lost,
                 }
             }

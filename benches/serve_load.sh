@@ -83,7 +83,8 @@ print(f"| SIGTERM to exit | {float(sys.argv[4]) - float(sys.argv[3]):.2f} s |")
 print(f"| answered 200 | {r['answered']} |")
 print(f"| refused 503 | {r['refused']} |")
 print(f"| errors (other statuses) | {r['errors']} |")
-print(f"| no answer (connections refused or closed once the listener shut) | {r['lost']} |")
+print(f"| sent and never answered (lost) | {r['lost']} |")
+print(f"| attempts after the listener closed (connection refused) | {r['not_connected']} |")
 PY
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); MAAS_MAX_CONCURRENCY=$limit, $connections connections, $seconds s per row, loopback"

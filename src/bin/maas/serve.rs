@@ -103,8 +103,20 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let grpc = async {
         match grpc_listener {
             Some(listener) => {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                // answers go out at once (no Nagle delay on small replies)
+                let incoming = tokio_stream::StreamExt::map(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    |stream| {
+                        if let Ok(stream) = &stream {
+                            let _ = stream.set_nodelay(true);
+                        }
+                        stream
+                    },
+                );
+                // HTTP/2's default 64 KiB flow-control window would cost a round trip per
+                // 64 KiB of a large tensor: the windows grow with the traffic instead
                 tonic::transport::Server::builder()
+                    .http2_adaptive_window(Some(true))
                     .layer(GrpcMetricsLayer(metrics.clone()))
                     .add_service(maas::grpc::service(state.clone()))
                     .serve_with_incoming_shutdown(incoming, grpc_stop)
