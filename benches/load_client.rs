@@ -46,11 +46,15 @@ enum Outcome {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let [protocol, address, model, input, features, batch, connections, seconds] =
-        args.as_slice()
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let [protocol, address, model, input, features, batch, connections, seconds] = args.as_slice()
     else {
-        eprintln!("usage: load_client PROTOCOL ADDRESS MODEL INPUT FEATURES BATCH CONNECTIONS SECONDS");
+        eprintln!(
+            "usage: load_client PROTOCOL ADDRESS MODEL INPUT FEATURES BATCH CONNECTIONS SECONDS"
+        );
         std::process::exit(2);
     };
     let parse = |s: &str| -> usize {
@@ -61,17 +65,26 @@ async fn main() {
     };
     let (features, batch, connections) = (parse(features), parse(batch), parse(connections));
     let duration = Duration::from_secs(parse(seconds) as u64);
-    let values: Vec<f32> = (0..batch * features).map(|i| (i % 17) as f32 * 0.1).collect();
+    let values: Vec<f32> = (0..batch * features)
+        .map(|i| (i % 17) as f32 * 0.1)
+        .collect();
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..connections {
         let tally = tally.clone();
-        let (protocol, address, model, input) =
-            (protocol.clone(), address.clone(), model.clone(), input.clone());
+        let (protocol, address, model, input) = (
+            protocol.clone(),
+            address.clone(),
+            model.clone(),
+            input.clone(),
+        );
         let values = values.clone();
         workers.push(tokio::spawn(async move {
-            let sender = Sender::new(&protocol, &address, &model, &input, features, batch, &values).await;
+            let sender = Sender::new(
+                &protocol, &address, &model, &input, features, batch, &values,
+            )
+            .await;
             while started.elapsed() < duration {
                 let outcome = sender.send().await;
                 let mut t = tally.lock().await;

@@ -12,6 +12,8 @@
 //! - [`loader`]: a model reference to a model ready to answer (store, then inference).
 //! - [`protocol`]: request and response types of the prediction protocols (native, KServe V2, TF Serving).
 //! - [`server`]: the HTTP API (one axum router for `maas serve` and Lambda).
+//! - [`batch`]: batch scoring of objects (CSV or JSON lines, folders or S3, whole or by byte
+//!   range) into answer files: `maas batch` and the batch function.
 //!
 //! The long-running server's extras (feature `serve`, with the CLI): `grpc`, KServe V2 over
 //! gRPC, and the Prometheus metrics in `server::prometheus`.
@@ -27,6 +29,7 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod batch;
 pub mod contract;
 #[cfg(feature = "train")]
 pub mod data;

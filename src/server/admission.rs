@@ -62,6 +62,22 @@ impl Admission {
         deadline: Option<(Instant, Duration)>,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Refusal> {
+        self.run_sized(deadline, false, work).await
+    }
+
+    /// [`Admission::run`]; `small` work (well under a millisecond) runs on the calling thread
+    /// once admitted: handing it to the blocking pool would cost more than it takes (a thread
+    /// wake-up each way doubled the batch-1 handler's time), and it cannot stall anything.
+    pub async fn run_sized<T: Send + 'static>(
+        &self,
+        deadline: Option<(Instant, Duration)>,
+        small: bool,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refusal> {
+        // a free slot is taken at once, without arming a timer
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return self.execute(permit, deadline, small, work).await;
+        }
         let started = Instant::now();
         let mut wait_until = started + self.wait;
         if let Some((at, _)) = deadline {
@@ -85,6 +101,24 @@ impl Admission {
                     })
                 }
             };
+        self.execute(permit, deadline, small, work).await
+    }
+
+    async fn execute<T: Send + 'static>(
+        &self,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        deadline: Option<(Instant, Duration)>,
+        small: bool,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let expired = |timeout: Duration| Refusal::DeadlineExceeded {
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        if small {
+            let answer = work();
+            drop(permit);
+            return Ok(answer);
+        }
         let task = tokio::task::spawn_blocking(move || {
             let answer = work();
             drop(permit);

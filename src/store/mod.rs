@@ -11,7 +11,7 @@ mod error;
 mod fetch;
 mod folder;
 mod reference;
-mod s3;
+pub(crate) mod s3;
 
 use std::sync::Arc;
 

@@ -63,7 +63,7 @@ fn endpoint() -> String {
 
 /// One client per process, from the standard AWS chain (environment, profile, SSO, container
 /// or instance role); the region defaults to us-east-1 when the chain has none.
-async fn client() -> &'static Client {
+pub(crate) async fn client() -> &'static Client {
     static CLIENT: OnceCell<Client> = OnceCell::const_new();
     CLIENT
         .get_or_init(|| async {
@@ -109,7 +109,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Turns an SDK error into a store error that names the bucket and key, not the credentials.
-fn classify<E>(
+pub(crate) fn classify<E>(
     error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     action: &'static str,
     path: String,
@@ -156,6 +156,21 @@ fn lost_race<E>(error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> 
     error
         .raw_response()
         .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412))
+}
+
+/// Whether a CompleteMultipartUpload whose answer the SDK could not parse did complete: a 2xx
+/// answer without an `<Error>` body (some S3-compatible servers, e.g. moto, name the result
+/// element differently; S3's own in-body errors still carry `<Error>`).
+pub(crate) fn completed_anyway<E>(
+    error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    error.raw_response().is_some_and(|r| {
+        r.status().is_success()
+            && !r
+                .body()
+                .bytes()
+                .is_some_and(|b| b.windows(7).any(|w| w == b"<Error>"))
+    })
 }
 
 /// Reads a whole response body.
@@ -374,20 +389,7 @@ impl S3Backend {
                 match request.send().await {
                     Ok(_) => Ok(true),
                     Err(e) if lost_race(&e) => Ok(false),
-                    // A 2xx answer without an <Error> body means the upload completed even if the
-                    // SDK cannot parse it (some S3-compatible servers, e.g. moto, name the result
-                    // element differently); S3's own in-body errors still carry <Error>.
-                    Err(e)
-                        if e.raw_response().is_some_and(|r| {
-                            r.status().is_success()
-                                && !r
-                                    .body()
-                                    .bytes()
-                                    .is_some_and(|b| b.windows(7).any(|w| w == b"<Error>"))
-                        }) =>
-                    {
-                        Ok(true)
-                    }
+                    Err(e) if completed_anyway(&e) => Ok(true),
                     Err(e) => Err(classify(e, "write", self.describe(key), &self.bucket)),
                 }
             }

@@ -1,6 +1,7 @@
 //! The `maas` command line: adapts the library's jobs (train, eval, predict, publish, models,
 //! serve, datagen) to flags, progress bars, tables and exit codes. One file per command.
 
+mod batch;
 mod datagen;
 mod eval;
 mod models;
@@ -40,6 +41,9 @@ enum Command {
     Models(models::ModelsCommand),
     /// Serve a model over HTTP: the same API as the Lambda function (native, KServe V2, TF Serving).
     Serve(serve::ServeArgs),
+    /// Score every object under a folder or S3 prefix into answer files (what the batch
+    /// function does for one object), with parallel workers.
+    Batch(batch::BatchArgs),
     /// Write a synthetic CSV data set (default: the 20000 × 1000, 10-class reference shape).
     Datagen(datagen::DatagenArgs),
 }
@@ -63,7 +67,7 @@ fn main() -> ExitCode {
     // one thread for the one-shot commands: a process that answers once starts faster and
     // peaks lower without a worker pool; serving and training get a worker per core
     let runtime = match &cli.command {
-        Command::Serve(_) | Command::Train(_) => tokio::runtime::Runtime::new(),
+        Command::Serve(_) | Command::Train(_) | Command::Batch(_) => tokio::runtime::Runtime::new(),
         _ => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Publish(args) => publish::run(args).await,
             Command::Models(command) => models::run(command).await,
+            Command::Batch(args) => batch::run(args).await,
             Command::Datagen(args) => datagen::run(args),
         }
     });
