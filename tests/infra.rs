@@ -75,8 +75,20 @@ fn the_model_bucket_is_encrypted_versioned_private_and_tls_only() {
 fn the_function_role_is_least_privilege() {
     let t = template();
     let roles = resources_of_type(&t, "AWS::IAM::Role");
-    assert_eq!(roles.len(), 1, "one role, the function's");
-    let role = &roles[0].1["Properties"];
+    let names: Vec<&str> = roles.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "BatchFunctionRole",
+            "BatchStateMachineRole",
+            "PredictFunctionRole"
+        ],
+        "one role per principal"
+    );
+    for (_, role) in &roles {
+        assert!(role["Properties"].get("ManagedPolicyArns").is_none());
+    }
+    let role = &t["Resources"]["PredictFunctionRole"]["Properties"];
     assert!(
         role.get("ManagedPolicyArns").is_none(),
         "managed policies carry wildcards"
@@ -114,6 +126,104 @@ fn the_function_role_is_least_privilege() {
         }
     }
     assert_eq!(s3_actions, ["s3:GetObject"]);
+}
+
+/// Every statement of a role's inline policies (a conditional policy counts with its true
+/// branch).
+fn statements(role: &Value) -> Vec<&Value> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.get("Fn::If").map_or(p, |branches| &branches[1]))
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect()
+}
+
+#[test]
+fn batch_scoring_reads_its_input_writes_its_output_and_nothing_else() {
+    let t = template();
+    let r = &t["Resources"];
+    let mut s3 = Vec::new();
+    for statement in statements(&r["BatchFunctionRole"]) {
+        for action in as_list(&statement["Action"]) {
+            assert!(!action.as_str().unwrap().contains('*'), "{action}");
+            if action.as_str().unwrap().starts_with("s3:") {
+                for resource in as_list(&statement["Resource"]) {
+                    s3.push((action.as_str().unwrap().to_string(), resource.to_string()));
+                }
+            }
+        }
+    }
+    for (action, resource) in &s3 {
+        let allowed = match action.as_str() {
+            "s3:GetObject" => [
+                "${ModelsPrefix}/${ModelName}/*",
+                "${BatchInputPrefix}/*",
+                "${BatchOutputPrefix}/*",
+            ]
+            .iter()
+            .any(|p| resource.contains(p)),
+            "s3:PutObject" | "s3:AbortMultipartUpload" => {
+                resource.contains("${BatchOutputPrefix}/*")
+            }
+            _ => false,
+        };
+        assert!(allowed, "{action} on {resource}");
+    }
+    // writes only under the output prefix, reads the input prefix
+    assert!(s3
+        .iter()
+        .any(|(a, r)| a == "s3:GetObject" && r.contains("${BatchInputPrefix}/*")));
+    let function = &r["BatchFunction"];
+    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], "batch");
+    let p = &function["Properties"];
+    assert_eq!(p["CodeUri"], "../functions/batch");
+    assert_eq!(p["DeadLetterQueue"]["Type"], "SQS");
+    assert!(p["Environment"]["Variables"]["MAAS_BATCH_OUTPUT"]
+        .to_string()
+        .contains("${BatchOutputPrefix}/"));
+    // events are opt-in; the queue retries only failed records and ends in the dead letters
+    assert_eq!(t["Parameters"]["BatchTrigger"]["Default"], "NONE");
+    assert_eq!(
+        r["BatchQueueMapping"]["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        r["BatchQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["BatchDeadLetterQueue", "Arn"]})
+    );
+    // the state machines: a Distributed Map over the prefix's listing, and over planned ranges
+    let prefix =
+        &r["BatchPrefixStateMachine"]["Properties"]["Definition"]["States"]["ScoreObjects"];
+    assert_eq!(
+        prefix["ItemReader"]["Resource"],
+        "arn:aws:states:::s3:listObjectsV2"
+    );
+    assert_eq!(
+        prefix["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert!(prefix["ItemProcessor"]["States"]["ScoreObject"]["Retry"].is_array());
+    assert!(prefix.get("ToleratedFailurePercentage").is_some());
+    assert!(prefix.get("ResultWriter").is_some());
+    let ranges = &r["BatchRangesStateMachine"]["Properties"]["Definition"]["States"];
+    assert!(ranges["PlanRanges"]["Parameters"]["Payload"]["plan"].is_object());
+    assert_eq!(ranges["ScoreRanges"]["ItemsPath"], "$.items");
+    // the state machines list only the input prefix and invoke only the batch function
+    for statement in statements(&r["BatchStateMachineRole"]) {
+        match statement["Sid"].as_str().unwrap() {
+            "ListInput" => assert!(statement["Condition"]["StringLike"]["s3:prefix"]
+                .to_string()
+                .contains("${BatchInputPrefix}/*")),
+            "InvokeBatchFunction" => assert_eq!(
+                statement["Resource"],
+                json!({"Fn::GetAtt": ["BatchFunction", "Arn"]})
+            ),
+            _ => {}
+        }
+    }
 }
 
 #[test]

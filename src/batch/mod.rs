@@ -96,6 +96,21 @@ pub enum BatchError {
     Stopped(String),
 }
 
+/// The byte ranges `[start, end)` that cut an object of `size` bytes into pieces of at most
+/// `range_bytes` (at least one byte each): what `maas batch` and a Distributed Map over the
+/// ranges of one large object score in parallel.
+pub fn ranges(size: u64, range_bytes: u64) -> Vec<(u64, u64)> {
+    let step = range_bytes.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < size {
+        let end = start.saturating_add(step).min(size);
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
 /// Where the answers and the errors of a piece go: `<output>/<key>[.<start>-<end>].out.jsonl`
 /// and `.errors.jsonl`. An S3 source keeps its whole key; a file, its name. Range numbers
 /// are zero-padded, so the outputs of one object list in the order of its lines.

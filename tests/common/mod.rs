@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -234,111 +235,10 @@ pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
     }
 }
 
-/// A `moto_server` (a real S3-protocol server) on 127.0.0.1 and a free port, stopped on drop.
-pub struct Moto {
-    child: std::process::Child,
-    pub endpoint: String,
-}
+pub use moto::Moto;
 
+/// `maas` against a [`Moto`] server.
 impl Moto {
-    /// Starts moto; `extra_env` reaches the server (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`).
-    pub fn start(extra_env: &[(&str, &str)]) -> Moto {
-        use std::io::BufRead;
-        // Port 0: the server picks a free port itself and says which, so tests never race
-        // for one.
-        let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .envs(extra_env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("moto_server starts (pip install 'moto[server]')");
-        let stderr = child.stderr.take().expect("moto's stderr");
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines
-                .next()
-                .expect("moto_server exited before listening")
-                .expect("moto's output");
-            if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
-                break rest.trim().parse::<u16>().expect("moto's port");
-            }
-        };
-        // keep draining its log so it never blocks on a full pipe
-        std::thread::spawn(move || lines.for_each(drop));
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// The environment a client needs: static credentials, no instance metadata, this endpoint.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_ENDPOINT_URL_S3", self.endpoint.clone()),
-        ]
-    }
-
-    /// PUTs `body` at `s3://bucket/key` (or creates the bucket when `key` is empty) with curl,
-    /// as another S3 client would.
-    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = scratch(&format!("moto-put-{n}"));
-        let file = dir.join("body");
-        std::fs::write(&file, body).unwrap();
-        let mut curl = self.curl("PUT");
-        if !key.is_empty() {
-            curl.arg("-T").arg(&file);
-        }
-        self.run(curl, bucket, key);
-    }
-
-    /// GETs `s3://bucket/key` with curl.
-    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
-        self.run(self.curl("GET"), bucket, key)
-    }
-
-    /// curl signed like any S3 client (curl's SigV4), with the same static test credentials.
-    fn curl(&self, method: &str) -> Command {
-        let mut curl = Command::new("curl");
-        curl.args([
-            "-sS",
-            "-f",
-            "-X",
-            method,
-            "--aws-sigv4",
-            "aws:amz:us-east-1:s3",
-            "--user",
-            "testing:testing",
-        ]);
-        curl
-    }
-
-    fn run(&self, mut curl: Command, bucket: &str, key: &str) -> Vec<u8> {
-        let url = if key.is_empty() {
-            format!("{}/{bucket}", self.endpoint)
-        } else {
-            format!("{}/{bucket}/{key}", self.endpoint)
-        };
-        let out = curl.arg(&url).output().expect("curl runs");
-        assert!(
-            out.status.success(),
-            "{url}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-
-    /// Creates a bucket.
-    pub fn bucket(&self, bucket: &str) {
-        self.put(bucket, "", b"");
-    }
-
     /// Runs `maas` against this server.
     pub fn maas(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_maas"))
@@ -369,12 +269,5 @@ impl Moto {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(!stderr.contains("panicked"), "{stderr}");
         stderr
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -201,6 +201,37 @@ pub fn work_of(event: &Value) -> Result<Work, EventError> {
     Ok(Work::Messages(messages))
 }
 
+/// A planning event, `{"plan": {"bucket", "key", "range_mib"}}`: the Distributed Map items
+/// that cut one object into ranges of `range_mib` MiB (at most `MAX_RANGES`, wider ranges
+/// otherwise), for the state machine that scores a large object in parallel.
+pub async fn plan(event: &Value) -> Result<Option<Value>, lambda_runtime::Error> {
+    let Some(plan) = event.get("plan") else {
+        return Ok(None);
+    };
+    let (Some(bucket), Some(key)) = (text(plan, "/bucket"), text(plan, "/key")) else {
+        return Err("plan needs bucket and key".into());
+    };
+    let range_mib = plan
+        .get("range_mib")
+        .and_then(Value::as_u64)
+        .unwrap_or(64)
+        .max(1);
+    let source = Location::S3 {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+    };
+    let size = maas::batch::objects::head(&source).await?.size;
+    let range = (range_mib << 20).max(size.div_ceil(MAX_RANGES));
+    let items: Vec<Value> = batch::ranges(size, range)
+        .into_iter()
+        .map(|(start, end)| json!({ "bucket": bucket, "key": key, "range": [start, end] }))
+        .collect();
+    Ok(Some(json!({ "size": size, "items": items })))
+}
+
+/// Most ranges a plan makes: its items travel in the state's payload (256 KiB).
+pub const MAX_RANGES: u64 = 2000;
+
 /// Scores what an event names. A direct, S3 or EventBridge invocation answers the reports and
 /// fails (so that Lambda or Step Functions retry it) when a piece could not be scored or ran
 /// out of time; an SQS batch answers `batchItemFailures` naming the messages to retry.
@@ -210,6 +241,9 @@ pub async fn handle(
     settings: &BatchSettings,
     deadline: Option<Instant>,
 ) -> Result<Value, lambda_runtime::Error> {
+    if let Some(planned) = plan(&event).await? {
+        return Ok(planned);
+    }
     let ignore = |_: u64| {};
     match work_of(&event)? {
         Work::Objects(pieces) => {

@@ -62,15 +62,10 @@ pub async fn run(args: BatchArgs) -> Result<()> {
     for (source, size) in objects.into_iter().filter(|(l, _)| !is_output(l)) {
         total_bytes += size;
         if size > range {
-            let mut start = 0;
-            while start < size {
-                let end = (start + range).min(size);
-                pieces.push(Piece {
-                    source: source.clone(),
-                    range: Some((start, end)),
-                });
-                start = end;
-            }
+            pieces.extend(batch::ranges(size, range).into_iter().map(|r| Piece {
+                source: source.clone(),
+                range: Some(r),
+            }));
         } else {
             pieces.push(Piece {
                 source,
