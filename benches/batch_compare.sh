@@ -3,7 +3,8 @@
 # a Python Lambda-style handler (boto3 streaming + numpy + onnxruntime, benches/ort_batch.py),
 # the same reference-shape CSV (1000 features, BATCH_ROWS rows, default 20000) and model, read
 # from and written to a local S3-compatible server (moto). Rows/s and peak RSS (GNU time).
-# Prints a markdown table (BENCHMARKS.md).
+# Then `maas batch` alone on a 1 GB object of the same shape (BIG_ROWS, default 140000 rows): its
+# peak RSS must not grow with the object. Prints markdown (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BATCH_ROWS:-20000}
@@ -61,4 +62,24 @@ print("|---|---:|---:|---:|---:|---:|")
 for name, label in [("maas-1", "maas batch --workers 1"), ("maas-2", "maas batch --workers 2 (two ranges)"), ("python", "Python: boto3 + numpy + onnxruntime")]:
     s, kib = results[name]
     print(f"| {label} | {s:.2f} | {rows / s:,.0f} | {kib / 1024:.1f} MiB | {py_s / s:.2f} | {kib / py_kib:.2f} |")
+PY
+
+# the same scoring on a 1 GB object: memory must stay where it was
+big_rows=${BIG_ROWS:-140000}
+"$maas" datagen --output "$work/big.csv" --rows "$big_rows" --features 1000 --classes 10 --seed 9 >/dev/null
+"$venv/bin/python" - "$work/big.csv" <<'PY'
+import sys, boto3
+boto3.client("s3").upload_file(sys.argv[1], "bench", "in/big.csv")
+PY
+big_size=$(stat -c %s "$work/big.csv")
+rm "$work/big.csv"
+measure maas-big "$maas" batch --model "$work/models/reference" --input s3://bench/in/big.csv \
+  --output s3://bench/out-big/ --workers 1 --range-mib 4096 >"$work/big.txt"
+python3 - "$work/big.txt" "$big_rows" "$big_size" "$work/results.txt" <<'PY'
+import sys
+label, s, kib = open(sys.argv[1]).read().split()
+rows, size = int(sys.argv[2]), int(sys.argv[3])
+small = {l.split()[0]: int(l.split()[2]) for l in open(sys.argv[4])}["maas-1"]
+print(f"\n`maas batch --workers 1` on one {size / 2**30:.2f} GiB object ({rows:,} rows): {float(s):.1f} s, "
+      f"{rows / float(s):,.0f} rows/s, peak RSS {int(kib) / 1024:.1f} MiB (the {small / 1024:.1f} MiB above for 1/7 of the rows).")
 PY

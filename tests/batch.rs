@@ -285,6 +285,13 @@ async fn ranges_cut_anywhere_add_up_to_the_whole_object() {
         .await
         .unwrap();
         assert_eq!(whole.scored, 40, "{whole:?}");
+        // 40 rows, and a header for the CSV
+        let last_line = if source.extension().unwrap() == "csv" {
+            41
+        } else {
+            40
+        };
+        assert_eq!(whole.reached_line, Some(last_line));
         let whole_text = std::fs::read_to_string(&whole.output).unwrap();
         // the first and last byte, CR and LF of a line end, the middle of a line
         let first_line_end = text.find('\r').unwrap() as u64;
@@ -343,6 +350,7 @@ async fn ranges_cut_anywhere_add_up_to_the_whole_object() {
     .await
     .unwrap();
     assert!(!late.complete);
+    assert_eq!((late.rows, late.reached_line), (0, None));
     assert!(!PathBuf::from(&late.output).exists());
 }
 

@@ -70,6 +70,10 @@ pub struct Report {
     pub complete: bool,
     /// The byte offset after the last line read.
     pub reached_offset: u64,
+    /// The number of the last line read, when the piece starts at the object's first byte
+    /// (a range that starts later cannot know its line numbers without reading what precedes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reached_line: Option<u64>,
     pub model: String,
     pub model_version: Option<u64>,
 }
@@ -175,6 +179,7 @@ pub async fn score(
         skipped: false,
         complete: true,
         reached_offset: start,
+        reached_line: None,
         model: model.name.clone(),
         model_version: model.version,
     };
@@ -233,6 +238,7 @@ pub async fn score(
         };
         report.reached_offset = line.offset + line.text.len() as u64 + 1;
         line_number = line_number.map(|n| n + 1);
+        report.reached_line = line_number;
         if format == Format::Csv && line.offset == 0 {
             continue;
         }

@@ -15,6 +15,8 @@ use crate::store::StoreError;
 
 /// Size of one uploaded part of an output (S3 wants at least 5 MiB but for the last).
 const PART_BYTES: usize = 8 << 20;
+/// A part's buffer: the part and the line that crosses its size, without growing.
+const PART_BUFFER: usize = PART_BYTES + (256 << 10);
 
 /// An object: `s3://bucket/key` or a local path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -324,7 +326,7 @@ impl Output {
         let state = match &location {
             Location::S3 { .. } => OutputState::S3 {
                 upload_id: None,
-                buffer: Vec::with_capacity(PART_BYTES),
+                buffer: Vec::with_capacity(PART_BUFFER),
                 parts: Vec::new(),
             },
             Location::File(path) => {
@@ -414,7 +416,8 @@ impl Output {
             }
         };
         let number = parts.len() as i32 + 1;
-        let body = std::mem::take(buffer);
+        // the next part fills a buffer of its own while this one goes up
+        let body = std::mem::replace(buffer, Vec::with_capacity(PART_BUFFER));
         let uploaded = s3
             .upload_part()
             .bucket(bucket)

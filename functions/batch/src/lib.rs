@@ -255,8 +255,13 @@ pub async fn handle(
                 log(&report);
                 if !report.complete {
                     return Err(format!(
-                        "{}: stopped at byte {} before the function's deadline; nothing was written, retry with more time or smaller ranges",
-                        report.source, report.reached_offset
+                        "{}: stopped at byte {}{} before the function's deadline; nothing was written, retry with more time or smaller ranges",
+                        report.source,
+                        report.reached_offset,
+                        report
+                            .reached_line
+                            .map(|l| format!(" (line {l})"))
+                            .unwrap_or_default()
                     )
                     .into());
                 }

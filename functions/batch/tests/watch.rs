@@ -286,6 +286,25 @@ async fn every_event_shape_scores_its_objects_under_cargo_lambda_watch() {
         "{answer}"
     );
 
+    // a 200 MB object in one invocation
+    let big = digits_with_ids(1_300_000);
+    assert!(big.len() > 200_000_000, "{} bytes", big.len());
+    moto.put(BUCKET, "in/big.csv", big.as_bytes());
+    drop(big);
+    let item =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("big-{}.json", std::process::id()));
+    std::fs::write(&item, r#"{"bucket": "maas-batch", "key": "in/big.csv"}"#).unwrap();
+    let out = invoke_file(watch.port, &item);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let big_report = reports(&answer)[0];
+    assert_eq!(big_report["scored"], 1_300_000, "{answer}");
+    assert_eq!(big_report["complete"], true);
+
     // an object that does not exist fails the invocation, naming it
     let missing =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("missing-{}.json", std::process::id()));
