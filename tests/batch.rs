@@ -333,6 +333,31 @@ async fn ranges_cut_anywhere_add_up_to_the_whole_object() {
             );
         }
     }
+    // an empty object, and a range past the end: empty answer files, no error
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    for (name, source, range) in [
+        ("empty", &empty, None),
+        ("past-the-end", &source, Some((1 << 30, 1 << 31))),
+    ] {
+        let report = batch::score(
+            model.clone(),
+            &BatchSettings {
+                output: Location::File(dir.join(name)),
+                keep: vec![],
+            },
+            &Piece {
+                source: Location::File(source.clone()),
+                range,
+            },
+            None,
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert!(report.complete && report.rows == 0, "{name}: {report:?}");
+        assert_eq!(std::fs::read(&report.output).unwrap(), b"", "{name}");
+    }
     // a deadline already passed: nothing written, the report says so
     let late = batch::score(
         model.clone(),

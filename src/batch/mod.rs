@@ -193,6 +193,13 @@ pub async fn score(
         return Ok(report);
     }
 
+    if start >= end {
+        // nothing starts in this range, or the object is empty: an empty answer file
+        let out = Writer::create(answers_at, errors_at, stamp, model).await?;
+        report.reached_offset = end;
+        report.errors_output = out.finish().await?;
+        return Ok(report);
+    }
     // the object's first line: its header, and what tells JSON lines from CSV
     let read_error = |error| BatchError::Read {
         object: source.clone(),
@@ -216,14 +223,7 @@ pub async fn score(
         start,
         Some(end),
     );
-    let mut out = Writer {
-        answers: Output::create(answers_at.clone(), stamp.clone()).await?,
-        errors: None,
-        errors_at,
-        stamp,
-        model: model.clone(),
-        buffer: Vec::new(),
-    };
+    let mut out = Writer::create(answers_at, errors_at, stamp, model.clone()).await?;
     let mut pending = Pending::default();
     // line numbers are known when reading from the start of the object
     let mut line_number = (start == 0).then_some(0u64);
@@ -296,6 +296,22 @@ struct Writer {
 }
 
 impl Writer {
+    async fn create(
+        answers_at: Location,
+        errors_at: Location,
+        stamp: HashMap<String, String>,
+        model: Arc<ServedModel>,
+    ) -> Result<Writer, BatchError> {
+        Ok(Writer {
+            answers: Output::create(answers_at, stamp.clone()).await?,
+            errors: None,
+            errors_at,
+            stamp,
+            model,
+            buffer: Vec::new(),
+        })
+    }
+
     /// One answer line, with the model's name and version.
     async fn answer(&mut self, mut object: Map<String, Value>) -> Result<(), BatchError> {
         object.insert("model".into(), Value::String(self.model.name.clone()));
