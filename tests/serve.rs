@@ -559,3 +559,47 @@ async fn readiness_turns_503_once_shutdown_begins() {
     .await;
     assert_eq!(model.status, 503);
 }
+
+#[test]
+fn an_alias_moved_in_the_store_is_served_over_grpc_and_http_after_refresh() {
+    let store = scratch("serve-alias");
+    let store_path = store.to_str().unwrap();
+    let onnx = digits_onnx();
+    for _ in 0..2 {
+        maas_ok(&[
+            "publish", "--onnx", &onnx, "--name", "digits", "--store", store_path,
+        ]);
+    }
+    maas_ok(&[
+        "models",
+        "promote",
+        &format!("{store_path}/digits@1"),
+        "--alias",
+        "prod",
+    ]);
+    let grpc_port = free_port().to_string();
+    let server = Server::start_with(
+        &format!("{store_path}/digits@prod"),
+        &["--grpc-port", &grpc_port],
+        &[("MAAS_REFRESH_SECONDS", "1".into())],
+    )
+    .expect("maas serve listens");
+    let grpc = format!("127.0.0.1:{grpc_port}");
+    let versions = || python_json("grpc_metadata.py", &[&grpc, "digits"])["versions"].clone();
+    assert_eq!(versions(), json!(["1"]));
+    maas_ok(&[
+        "models",
+        "promote",
+        &format!("{store_path}/digits@2"),
+        "--alias",
+        "prod",
+    ]);
+    // gRPC requests refresh the model like HTTP ones: version 2 within a few seconds
+    let moved = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(250));
+        versions() == json!(["2"])
+    });
+    assert!(moved, "gRPC still serves version 1");
+    let http = socket::request(&server.address, "GET", "/v2/models/digits", &[], b"").unwrap();
+    assert_eq!(http.json()["versions"], json!(["2"]));
+}
