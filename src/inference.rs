@@ -19,10 +19,22 @@ use crate::tensor::{self, DType};
 /// Returns an error message when the pool cannot be started (the caller keeps one thread).
 pub fn set_threads(threads: usize) -> Result<(), String> {
     use tract_linalg::multithread::{set_default_executor, Executor};
-    if threads <= 1 {
+    if threads <= 1 || cfg!(not(feature = "native")) {
         set_default_executor(Executor::SingleThread);
         return Ok(());
     }
+    #[cfg(feature = "native")]
+    {
+        return multithread(threads);
+    }
+    #[allow(unreachable_code)]
+    Ok(())
+}
+
+/// tract's matrix products on a rayon pool of `threads` threads.
+#[cfg(feature = "native")]
+fn multithread(threads: usize) -> Result<(), String> {
+    use tract_linalg::multithread::{set_default_executor, Executor};
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("maas-inference-{i}"))
         .num_threads(threads)

@@ -18,6 +18,10 @@
 //! The long-running server's extras (feature `serve`, with the CLI): `grpc`, KServe V2 over
 //! gRPC, and the Prometheus metrics in `server::prometheus`.
 //!
+//! Without the feature `native` (on for the CLI and the Lambda functions) the serving core
+//! builds for wasm32-unknown-unknown: no store I/O, tokio threads, sockets or files, inference
+//! on the calling thread; the host hands the model over ([`server::state::ModelHandle::fixed`]).
+//!
 //! Training and evaluation (feature `train`, on by default; the functions build without it):
 //! - `data`: reading labelled CSV data sets (files or S3) and splitting them.
 //! - `datagen`: synthetic data sets of any shape (the reference benchmark shape).
@@ -28,7 +32,11 @@
 //! - `pipeline`: the `maas train` job end to end, with the export's parity check.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
+// without `native` (the edge worker's wasm32 build) the store's I/O and the model handle's
+// refresh are left out, and some of what they share goes unused
+#![cfg_attr(not(feature = "native"), allow(dead_code))]
 
+#[cfg(feature = "native")]
 pub mod batch;
 pub mod contract;
 #[cfg(feature = "train")]

@@ -2,11 +2,16 @@
 //! verified), inference loads them with tract, and the manifest names the model and its classes.
 //! `maas predict`, `maas eval`, `maas serve` and the Lambda functions all load through here.
 
+#[cfg(feature = "native")]
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "native")]
+use std::time::Instant;
 
 use crate::inference::{InferenceError, LoadedModel};
-use crate::store::{self, ModelRef, StoreError, TransferProgress};
+use crate::store::StoreError;
+#[cfg(feature = "native")]
+use crate::store::{self, ModelRef, TransferProgress};
 
 /// A loaded model and who it is.
 #[derive(Debug)]
@@ -40,11 +45,13 @@ pub enum LoadError {
 }
 
 /// Fetches (checksum verified) and loads the model a reference names.
+#[cfg(feature = "native")]
 pub async fn load(reference: &ModelRef) -> Result<ServedModel, LoadError> {
     load_with_progress(reference, None).await
 }
 
 /// As [`load`], reporting the download of a large model to `progress`.
+#[cfg(feature = "native")]
 pub async fn load_with_progress(
     reference: &ModelRef,
     progress: Option<Arc<dyn TransferProgress>>,

@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "native")]
 use crate::loader::load as load_model;
 pub use crate::loader::{LoadError, ServedModel};
-use crate::store::{self, ModelRef, Selector, Store};
+use crate::store::ModelRef;
+#[cfg(feature = "native")]
+use crate::store::{self, Selector, Store};
 
 /// Limits and behaviour of the HTTP API.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +187,7 @@ pub struct RefreshCounts {
 impl ModelHandle {
     /// Loads `reference` once; a failure leaves the handle empty (health says 503) and later
     /// requests retry.
+    #[cfg(feature = "native")]
     pub async fn load(reference: ModelRef, refresh: Option<Duration>) -> Arc<ModelHandle> {
         // a bare file's stamp is taken before it is read, so a change during the load is seen
         let stamp = match (&reference, refresh) {
@@ -282,6 +286,11 @@ impl ModelHandle {
 
     /// Starts a background check when one is due: a retry while no model is loaded, or an
     /// alias check every `refresh` interval. Never blocks the caller.
+    /// Without the store's I/O (the edge worker) the host swaps the model in itself.
+    #[cfg(not(feature = "native"))]
+    pub fn maybe_refresh(self: &Arc<Self>) {}
+
+    #[cfg(feature = "native")]
     pub fn maybe_refresh(self: &Arc<Self>) {
         let Some(reference) = self.reference.clone() else {
             return;
@@ -314,6 +323,7 @@ impl ModelHandle {
     /// Loads the model again if none is loaded, the alias now names another version, or a
     /// bare file changed. The alias is read with a conditional GET on its last ETag and a file
     /// by its size and modification time, so an unchanged source costs no transfer and no load.
+    #[cfg(feature = "native")]
     pub async fn check(&self, reference: &ModelRef) {
         self.checks.fetch_add(1, Ordering::AcqRel);
         if let Ok(current) = self.current() {
@@ -335,6 +345,7 @@ impl ModelHandle {
     /// Whether the loaded model's source now holds another model: an alias moved to another
     /// version, or a bare file was rewritten. A pinned version never changes; a failed check
     /// keeps the loaded model.
+    #[cfg(feature = "native")]
     async fn source_changed(&self, reference: &ModelRef, loaded: Option<u64>) -> bool {
         let known = self.source_tag.lock().ok().and_then(|e| e.clone());
         let remember = |tag: Option<String>| {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "native")]
 use super::{parse_document, to_json, validate_name, Changed, Selector, Store, StoreError, LATEST};
 
 /// How many earlier versions an alias remembers for `rollback`.
@@ -17,6 +18,7 @@ pub struct AliasRecord {
     pub history: Vec<u64>,
 }
 
+#[cfg(feature = "native")]
 impl Store {
     fn alias_key(name: &str, alias: &str) -> String {
         format!("{name}/aliases/{alias}.json")

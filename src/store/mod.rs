@@ -6,28 +6,42 @@
 //! reader that goes through a manifest or an alias never sees an incomplete version.
 
 mod alias;
+#[cfg(feature = "native")]
 mod backend;
 mod error;
+#[cfg(feature = "native")]
 mod fetch;
+#[cfg(feature = "native")]
 mod folder;
 mod reference;
+#[cfg(feature = "native")]
 pub(crate) mod s3;
 
+#[cfg(feature = "native")]
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+#[cfg(feature = "native")]
 use time::OffsetDateTime;
 
-use crate::manifest::{AttachedFile, Manifest, ModelDescription, ModelFile, MANIFEST_FORMAT};
+use crate::manifest::{AttachedFile, Manifest, MANIFEST_FORMAT};
+#[cfg(feature = "native")]
+use crate::manifest::{ModelDescription, ModelFile};
 pub use alias::AliasRecord;
+#[cfg(feature = "native")]
 use backend::Backend;
+#[cfg(feature = "native")]
 pub(crate) use backend::Decide;
+#[cfg(feature = "native")]
 pub use backend::{open_url, Changed, Listing};
 pub use error::{validate_name, StoreError};
+#[cfg(feature = "native")]
 pub use fetch::{fetch, fetch_with_progress, file_stamp, FetchedModel};
+#[cfg(feature = "native")]
 use folder::FolderBackend;
 pub use reference::{ModelRef, Selector, StoreLocation};
+#[cfg(feature = "native")]
 use s3::S3Backend;
 
 /// The alias every publish moves.
@@ -71,6 +85,7 @@ pub trait TransferProgress: Send + Sync {
 }
 
 /// A model store at one location.
+#[cfg(feature = "native")]
 #[derive(Clone)]
 pub struct Store {
     location: StoreLocation,
@@ -78,6 +93,7 @@ pub struct Store {
     progress: Option<Arc<dyn TransferProgress>>,
 }
 
+#[cfg(feature = "native")]
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -87,6 +103,7 @@ impl std::fmt::Debug for Store {
 }
 
 /// A published version as `models list` shows it.
+#[cfg(feature = "native")]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VersionSummary {
     pub manifest: Manifest,
@@ -94,6 +111,7 @@ pub struct VersionSummary {
     pub aliases: Vec<String>,
 }
 
+#[cfg(feature = "native")]
 impl Store {
     pub fn open(location: StoreLocation) -> Self {
         let backend = match &location {
