@@ -38,6 +38,7 @@
 
 #[cfg(feature = "native")]
 pub mod batch;
+pub mod clock;
 pub mod contract;
 #[cfg(feature = "train")]
 pub mod data;

@@ -64,30 +64,75 @@ pub async fn load_with_progress(
     };
     // tract takes the bytes and frees them once parsed: the weights sit in memory twice at
     // most while loading, not three times
-    let mut model = LoadedModel::from_vec(fetched.bytes).map_err(model_error)?;
-    let (name, version) = match &fetched.manifest {
-        Some(manifest) => {
-            // the manifest says what the model answers and names its classes (`maas publish
-            // --task/--output/--labels`); older manifests only name the classes
-            let d = &manifest.description;
-            match d.task {
-                Some(task) => model
-                    .set_task(task, d.answer_output.as_deref(), d.labels.clone())
-                    .map_err(model_error)?,
-                None if !d.labels.is_empty() && d.labels != model.labels => {
-                    model.set_labels(d.labels.clone()).map_err(model_error)?
-                }
-                None => {}
-            }
-            (manifest.name.clone(), Some(manifest.version))
-        }
-        None => (reference.model_name(), None),
-    };
+    let model = LoadedModel::from_vec(fetched.bytes).map_err(model_error)?;
+    let (model, name, version) =
+        described(model, fetched.manifest.as_ref(), reference.model_name()).map_err(model_error)?;
     Ok(ServedModel {
         name,
         version,
         sha256: fetched.sha256,
         model,
         load_time: started.elapsed(),
+    })
+}
+
+/// The model as its manifest describes it (what it answers, its classes), with its name and
+/// version; a bare file's model keeps what its graph says and takes `fallback_name`.
+fn described(
+    mut model: LoadedModel,
+    manifest: Option<&crate::manifest::Manifest>,
+    fallback_name: String,
+) -> Result<(LoadedModel, String, Option<u64>), InferenceError> {
+    let Some(manifest) = manifest else {
+        return Ok((model, fallback_name, None));
+    };
+    // the manifest says what the model answers and names its classes (`maas publish
+    // --task/--output/--labels`); older manifests only name the classes
+    let d = &manifest.description;
+    match d.task {
+        Some(task) => model.set_task(task, d.answer_output.as_deref(), d.labels.clone())?,
+        None if !d.labels.is_empty() && d.labels != model.labels => {
+            model.set_labels(d.labels.clone())?
+        }
+        None => {}
+    }
+    Ok((model, manifest.name.clone(), Some(manifest.version)))
+}
+
+/// A model from bytes a host read itself (the edge worker, from R2 in the store's layout): the
+/// manifest's JSON when there is one, whose sha256 the bytes must have, and the model file.
+pub fn from_bytes(
+    manifest: Option<&[u8]>,
+    bytes: Vec<u8>,
+    fallback_name: &str,
+) -> Result<ServedModel, LoadError> {
+    let sha256 = crate::store::sha256_hex(&bytes);
+    let manifest = manifest
+        .map(|m| crate::store::parse_manifest("manifest.json", m))
+        .transpose()?;
+    if let Some(m) = &manifest {
+        if m.model.sha256 != sha256 {
+            return Err(LoadError::Store(StoreError::ChecksumMismatch {
+                name: m.name.clone(),
+                version: m.version,
+                expected: m.model.sha256.clone(),
+                file: m.model.file.clone(),
+                actual: sha256,
+            }));
+        }
+    }
+    let model_error = |source| LoadError::Model {
+        reference: fallback_name.to_string(),
+        source,
+    };
+    let model = LoadedModel::from_vec(bytes).map_err(model_error)?;
+    let (model, name, version) =
+        described(model, manifest.as_ref(), fallback_name.to_string()).map_err(model_error)?;
+    Ok(ServedModel {
+        name,
+        version,
+        sha256,
+        model,
+        load_time: std::time::Duration::ZERO,
     })
 }

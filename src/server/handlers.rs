@@ -1,8 +1,8 @@
 //! The route handlers: each extracts the model it answers with, checks the request with the
 //! protocol module, runs the batch and answers in the protocol's shape.
 
+use crate::clock::Instant;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -145,7 +145,11 @@ pub(crate) async fn run_tensors(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    // wasm32 (the edge worker) runs the inference inline at once: no deadline to keep
+    #[cfg(not(target_arch = "wasm32"))]
     let deadline = timeout.map(|t| (tokio::time::Instant::from_std(started) + t, t));
+    #[cfg(target_arch = "wasm32")]
+    let deadline = timeout.and(None);
     let model = served.clone();
     let elements: usize = tensors.iter().map(Tensor::len).sum();
     let (outputs, inference_seconds) = state

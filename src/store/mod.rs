@@ -386,7 +386,7 @@ fn to_json<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Parses a manifest, refusing one written in a newer format than this maas knows.
-fn parse_manifest(path: &str, bytes: &[u8]) -> Result<Manifest, StoreError> {
+pub(crate) fn parse_manifest(path: &str, bytes: &[u8]) -> Result<Manifest, StoreError> {
     #[derive(Deserialize)]
     struct Header {
         format: u32,

@@ -1,0 +1,173 @@
+//! The maas prediction API inside a WebAssembly module, for the edge worker: the host
+//! (`worker.js`) hands over the model (manifest and bytes, read from R2 through the store's
+//! layout) and each HTTP request; the library's router answers, exactly as in the Lambda
+//! function. A C ABI rather than wasm-bindgen: the module imports one function (the host's
+//! clock) and exports five, so the Worker needs only wrangler to build and run.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use http_body_util::BodyExt;
+use maas::server::router;
+use maas::server::state::{ModelHandle, ServerConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+#[link(wasm_import_module = "maas")]
+extern "C" {
+    /// Fills `len` bytes at `ptr` with random bytes (the host's `crypto.getRandomValues`).
+    fn maas_random(ptr: *mut u8, len: usize);
+}
+
+/// getrandom's custom backend (see `.cargo/config.toml`): tract seeds a generator with it.
+///
+/// # Safety
+/// `dest` points at `len` writable bytes, as getrandom promises.
+#[no_mangle]
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    dest: *mut u8,
+    len: usize,
+) -> Result<(), getrandom::Error> {
+    maas_random(dest, len);
+    Ok(())
+}
+
+thread_local! {
+    static APP: RefCell<Option<Router>> = const { RefCell::new(None) };
+    static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Polls a future that never waits (the router's, with inference inline) to its end.
+fn finish<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// Memory for the host to write into; freed with [`maas_free`].
+#[no_mangle]
+pub extern "C" fn maas_alloc(len: usize) -> *mut u8 {
+    let mut buffer = Vec::<u8>::with_capacity(len);
+    let ptr = buffer.as_mut_ptr();
+    std::mem::forget(buffer);
+    ptr
+}
+
+/// # Safety
+/// `ptr` and `len` come from [`maas_alloc`] or an answer of this module.
+#[no_mangle]
+pub unsafe extern "C" fn maas_free(ptr: *mut u8, len: usize) {
+    drop(Vec::from_raw_parts(ptr, 0, len));
+}
+
+/// Hands bytes to the host as (pointer << 32 | length).
+fn give(bytes: Vec<u8>) -> u64 {
+    let mut bytes = bytes.into_boxed_slice();
+    let (ptr, len) = (bytes.as_mut_ptr(), bytes.len());
+    std::mem::forget(bytes);
+    ((ptr as u64) << 32) | len as u64
+}
+
+/// Loads a model: the manifest's JSON (or none, length 0) and the model's bytes, whose sha256
+/// must be the manifest's. 0 on success; otherwise the reason is in [`maas_last_error`].
+///
+/// # Safety
+/// Both buffers were written by the host into memory from [`maas_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn maas_load(
+    manifest_ptr: *const u8,
+    manifest_len: usize,
+    model_ptr: *const u8,
+    model_len: usize,
+    name_ptr: *const u8,
+    name_len: usize,
+) -> u32 {
+    let manifest = std::slice::from_raw_parts(manifest_ptr, manifest_len);
+    let model = std::slice::from_raw_parts(model_ptr, model_len).to_vec();
+    let name = String::from_utf8_lossy(std::slice::from_raw_parts(name_ptr, name_len)).to_string();
+    match maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name) {
+        Ok(served) => {
+            let app = router(ModelHandle::fixed(served), ServerConfig::default());
+            APP.with(|a| *a.borrow_mut() = Some(app));
+            0
+        }
+        Err(e) => {
+            LAST_ERROR.with(|l| *l.borrow_mut() = e.to_string().into_bytes());
+            1
+        }
+    }
+}
+
+/// The reason of the last failed load, as (pointer << 32 | length).
+#[no_mangle]
+pub extern "C" fn maas_last_error() -> u64 {
+    give(LAST_ERROR.with(|l| l.borrow().clone()))
+}
+
+/// Answers one request. Input: a JSON line `{"method", "path", "headers": [[name, value]…]}`,
+/// then the body's bytes. Output, as (pointer << 32 | length): a JSON line `{"status",
+/// "headers"}`, then the answer's bytes.
+///
+/// # Safety
+/// The request was written by the host into memory from [`maas_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn maas_handle(ptr: *const u8, len: usize) -> u64 {
+    let raw = std::slice::from_raw_parts(ptr, len);
+    give(answer(raw))
+}
+
+fn error(status: u16, message: &str) -> Vec<u8> {
+    let mut out = json!({"status": status, "headers": [["content-type", "application/json"]]})
+        .to_string()
+        .into_bytes();
+    out.push(b'\n');
+    out.extend(json!({ "error": message }).to_string().into_bytes());
+    out
+}
+
+fn answer(raw: &[u8]) -> Vec<u8> {
+    let Some(app) = APP.with(|a| a.borrow().clone()) else {
+        return error(503, "the model is not loaded");
+    };
+    let split = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    let Ok(head) = serde_json::from_slice::<Value>(&raw[..split]) else {
+        return error(500, "the host sent a malformed request envelope");
+    };
+    let body = raw.get(split + 1..).unwrap_or_default().to_vec();
+    let mut request = Request::builder()
+        .method(head["method"].as_str().unwrap_or("GET"))
+        .uri(head["path"].as_str().unwrap_or("/"));
+    for pair in head["headers"].as_array().into_iter().flatten() {
+        if let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(request) = request.body(Body::from(body)) else {
+        return error(400, "the request line or a header is malformed");
+    };
+    let Some(Ok(response)) = finish(app.oneshot(request)) else {
+        return error(500, "internal error: the request could not be answered");
+    };
+    let status = response.status().as_u16();
+    let headers: Vec<Value> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| json!([n.as_str(), v.to_str().unwrap_or("")]))
+        .collect();
+    let Some(Ok(collected)) = finish(response.into_body().collect()) else {
+        return error(500, "internal error: the answer could not be read");
+    };
+    let mut out = json!({ "status": status, "headers": headers })
+        .to_string()
+        .into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(&collected.to_bytes());
+    out
+}
