@@ -3,14 +3,14 @@
 // usage: node functions/edge/probe.mjs path/to/edge.wasm
 import fs from "node:fs";
 let instance_ref; const instance_mem = () => instance_ref.exports.memory;
-const bytes = fs.readFileSync("process.argv[2]");
+const bytes = fs.readFileSync(process.argv[2]);
 const t0 = performance.now();
 let x0; const { instance } = await WebAssembly.instantiate(bytes, { maas: { maas_now_ms: () => performance.now(), maas_random: (p, n) => crypto.getRandomValues(new Uint8Array(instance_mem().buffer, p, n)) } });
 instance_ref = instance; const x = instance.exports;
 const mem = () => new Uint8Array(x.memory.buffer);
 function put(data) { const p = x.maas_alloc(data.length); mem().set(data, p); return [p, data.length]; }
 function take(packed) { const p = Number(packed >> 32n), n = Number(packed & 0xffffffffn); const out = mem().slice(p, p + n); x.maas_free(p, n); return out; }
-const model = fs.readFileSync("new URL("../../onnx/digits.onnx", import.meta.url)");
+const model = fs.readFileSync(new URL("../../onnx/digits.onnx", import.meta.url));
 const [mp, ml] = put(model); const [np, nl] = put(new TextEncoder().encode("digits"));
 const t1 = performance.now();
 const rc = x.maas_load(0, 0, mp, ml, np, nl);
@@ -24,7 +24,7 @@ function call(method, path, body) {
   const i = out.indexOf(10);
   return [JSON.parse(new TextDecoder().decode(out.slice(0, i))), new TextDecoder().decode(out.slice(i + 1))];
 }
-const rows = fs.readFileSync("new URL("../../tests/data/digits.csv", import.meta.url)", "utf8").split("\n").slice(1, 33).map(l => l.split(",").slice(1).map(Number));
+const rows = fs.readFileSync(new URL("../../tests/data/digits.csv", import.meta.url), "utf8").split("\n").slice(1, 33).map(l => l.split(",").slice(1).map(Number));
 const body = new TextEncoder().encode(JSON.stringify({ inputs: rows.slice(0, 1) }));
 let [h, b] = call("POST", "/predict", body);
 console.log(h.status, b.slice(0, 200));
