@@ -57,19 +57,12 @@ pub async fn run(args: EvalArgs) -> Result<()> {
     let mut model = maas::loader::load_with_progress(&reference, TransferBar::for_terminal())
         .await?
         .model;
-    if args.output.is_some() && args.task.is_none() {
-        bail!("--output names the output a classifier or regressor answers with: give --task too");
-    }
-    match (args.task, args.labels.clone()) {
-        (Some(task), labels) => {
-            let labels = labels.unwrap_or_else(|| model.labels.clone());
-            model
-                .set_task(task, args.output.as_deref(), labels)
-                .context("--task")?
-        }
-        (None, Some(labels)) => model.set_labels(labels).context("--labels")?,
-        (None, None) => {}
-    }
+    crate::model_flags::apply(
+        &mut model,
+        args.task,
+        args.output.as_deref(),
+        args.labels.clone(),
+    )?;
     // the data streams through the model one batch at a time, whatever its size
     let source = args.data.to_string_lossy().to_string();
     let reader = maas::data::open_source(&source).await?;

@@ -4,6 +4,7 @@
 mod batch;
 mod datagen;
 mod eval;
+mod model_flags;
 mod models;
 mod predict;
 mod progress;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use maas::contract::Task;
@@ -40,19 +40,7 @@ pub async fn run(args: PublishArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.onnx.display()))?;
     let mut model = LoadedModel::from_bytes(&bytes)
         .with_context(|| format!("{} cannot be served", args.onnx.display()))?;
-    match (args.task, args.labels) {
-        (Some(task), labels) => {
-            let labels = labels.unwrap_or_else(|| model.labels.clone());
-            model
-                .set_task(task, args.output.as_deref(), labels)
-                .context("--task")?
-        }
-        (None, Some(labels)) => model.set_labels(labels).context("--labels")?,
-        (None, None) => {}
-    }
-    if args.output.is_some() && args.task.is_none() {
-        bail!("--output names the output a classifier or regressor answers with: give --task too");
-    }
+    crate::model_flags::apply(&mut model, args.task, args.output.as_deref(), args.labels)?;
     let description = model.description();
     let location: StoreLocation = args.store.parse()?;
     let manifest = open_store(location.clone())
