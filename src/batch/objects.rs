@@ -117,34 +117,42 @@ fn io_error(action: &'static str, location: &Location, e: impl std::fmt::Display
     }
 }
 
+/// An S3 object's HEAD, `None` when it does not exist.
+async fn head_s3(
+    location: &Location,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, StoreError> {
+    match client()
+        .await
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(head) => Ok(Some(head)),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(classify(e, "read", location.to_string(), bucket)),
+    }
+}
+
 /// The object's size and stamp; `NoSuchFile` when it does not exist.
 pub async fn head(location: &Location) -> Result<ObjectInfo, StoreError> {
     match location {
-        Location::S3 { bucket, key } => {
-            let answer = client()
-                .await
-                .head_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await;
-            match answer {
-                Ok(head) => Ok(ObjectInfo {
-                    size: head.content_length().unwrap_or(0).max(0) as u64,
-                    stamp: head
-                        .e_tag()
-                        .unwrap_or_default()
-                        .trim_matches('"')
-                        .to_string(),
-                }),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-                    Err(StoreError::NoSuchFile {
-                        path: location.to_string(),
-                    })
-                }
-                Err(e) => Err(classify(e, "read", location.to_string(), bucket)),
-            }
-        }
+        Location::S3 { bucket, key } => match head_s3(location, bucket, key).await? {
+            Some(head) => Ok(ObjectInfo {
+                size: head.content_length().unwrap_or(0).max(0) as u64,
+                stamp: head
+                    .e_tag()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string(),
+            }),
+            None => Err(StoreError::NoSuchFile {
+                path: location.to_string(),
+            }),
+        },
         Location::File(path) => {
             let meta = tokio::fs::metadata(path).await.map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
@@ -262,20 +270,9 @@ pub async fn output_stamp(
     location: &Location,
 ) -> Result<Option<HashMap<String, String>>, StoreError> {
     match location {
-        Location::S3 { bucket, key } => {
-            let answer = client()
-                .await
-                .head_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await;
-            match answer {
-                Ok(head) => Ok(Some(head.metadata().cloned().unwrap_or_default())),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-                Err(e) => Err(classify(e, "read", location.to_string(), bucket)),
-            }
-        }
+        Location::S3 { bucket, key } => Ok(head_s3(location, bucket, key)
+            .await?
+            .map(|head| head.metadata().cloned().unwrap_or_default())),
         Location::File(path) => {
             let sidecar = stamp_file(path);
             match tokio::fs::read(&sidecar).await {
