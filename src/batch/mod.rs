@@ -200,17 +200,29 @@ pub async fn score(
         report.errors_output = out.finish().await?;
         return Ok(report);
     }
-    // the object's first line: its header, and what tells JSON lines from CSV
     let read_error = |error| BatchError::Read {
         object: source.clone(),
         error,
     };
-    let first = RangeLines::new(open(&piece.source, 0).await?, 0, None)
-        .next_line()
-        .await
-        .map_err(read_error)?
-        .map(|l| l.text)
-        .unwrap_or_default();
+    let mut lines = RangeLines::new(
+        open(&piece.source, read_from(start)).await?,
+        start,
+        Some(end),
+    );
+    // the object's first line: its header, and what tells JSON lines from CSV. A range from
+    // the first byte reads it from its own stream, and takes it up again in the loop below
+    let mut replay = None;
+    let first = if start == 0 {
+        replay = lines.next_line().await.map_err(read_error)?;
+        replay.as_ref().map(|l| l.text.clone())
+    } else {
+        RangeLines::new(open(&piece.source, 0).await?, 0, None)
+            .next_line()
+            .await
+            .map_err(read_error)?
+            .map(|l| l.text)
+    }
+    .unwrap_or_default();
     let format = Format::detect(&piece.source.file_name(), &first);
     let parser = RowParser::new(&model.model, format, &first, &settings.keep).map_err(|error| {
         BatchError::Layout {
@@ -218,11 +230,6 @@ pub async fn score(
             error,
         }
     })?;
-    let mut lines = RangeLines::new(
-        open(&piece.source, read_from(start)).await?,
-        start,
-        Some(end),
-    );
     let mut out = Writer::create(answers_at, errors_at, stamp, model.clone()).await?;
     let mut pending = Pending::default();
     // line numbers are known when reading from the start of the object
@@ -233,7 +240,11 @@ pub async fn score(
             report.complete = false;
             return Ok(report);
         }
-        let Some(line) = lines.next_line().await.map_err(read_error)? else {
+        let next = match replay.take() {
+            Some(line) => Some(line),
+            None => lines.next_line().await.map_err(read_error)?,
+        };
+        let Some(line) = next else {
             break;
         };
         report.reached_offset = line.offset + line.text.len() as u64 + 1;
