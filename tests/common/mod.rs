@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod lambda_watch;
 pub mod moto;
+
+pub use lambda_watch::free_port;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,15 +74,6 @@ pub fn trained_store() -> &'static Path {
         ]);
         store
     })
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port()
 }
 
 /// A `maas serve` process on a free loopback port, killed on drop.

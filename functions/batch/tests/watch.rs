@@ -5,7 +5,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,37 +13,17 @@ use maas::batch::objects::Location;
 use maas::batch::{self, BatchSettings, Piece};
 use serde_json::{json, Value};
 
+#[path = "../../../tests/common/lambda_watch.rs"]
+mod lambda_watch;
 #[path = "../../../tests/common/moto.rs"]
 mod moto;
 
+use lambda_watch::{free_port, Watch};
+
 const BUCKET: &str = "maas-batch";
-
-/// `cargo lambda watch`, stopped (with its process group) when dropped.
-struct Watch {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let pgid = self.child.id();
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{pgid}")])
-            .status();
-        let _ = self.child.wait();
-    }
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A folder store holding the committed digits model as `digits` version 1.

@@ -1,39 +1,18 @@
 //! End to end under `cargo lambda watch`: the real Lambda runtime loop, invoked directly with
 //! `cargo lambda invoke` and over HTTP through the function URL emulation.
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
+#[path = "../../../tests/common/lambda_watch.rs"]
+mod lambda_watch;
 
-/// `cargo lambda watch`, stopped (with its process group) when dropped.
-struct Watch {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let pgid = self.child.id();
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{pgid}")])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use lambda_watch::{free_port, Watch};
 
 fn curl(args: &[&str]) -> Output {
     Command::new("curl")
