@@ -170,7 +170,7 @@ pub enum TensorError {
         /// The shape as sent.
         shape: Vec<i64>,
         /// Its element count.
-        elements: usize,
+        elements: u64,
         /// The limit.
         limit: usize,
     },
@@ -226,9 +226,11 @@ pub struct Tensor {
 /// The element count of a client's shape, checked: no negative dimension, no overflow, within
 /// `limit`. Nothing is allocated from a shape before this passes.
 pub fn checked_elements(name: &str, shape: &[i64], limit: usize) -> Result<usize, TensorError> {
-    let mut elements: usize = 1;
+    // counted in u64 whatever the target: a 32-bit usize (the edge worker's wasm32) must give
+    // the same answers as a 64-bit server
+    let mut elements: u64 = 1;
     for &d in shape {
-        let d = usize::try_from(d).map_err(|_| TensorError::NegativeDimension {
+        let d = u64::try_from(d).map_err(|_| TensorError::NegativeDimension {
             name: name.to_string(),
             shape: shape.to_vec(),
         })?;
@@ -239,15 +241,15 @@ pub fn checked_elements(name: &str, shape: &[i64], limit: usize) -> Result<usize
                 shape: shape.to_vec(),
             })?;
     }
-    if elements > limit {
-        return Err(TensorError::TooManyElements {
+    match usize::try_from(elements) {
+        Ok(counted) if counted <= limit => Ok(counted),
+        _ => Err(TensorError::TooManyElements {
             name: name.to_string(),
             shape: shape.to_vec(),
             elements,
             limit,
-        });
+        }),
     }
-    Ok(elements)
 }
 
 /// A shape already checked by [`checked_elements`], as `usize` dimensions.

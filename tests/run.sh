@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: installs the Python judges (onnx checker, onnxruntime) the
-# integration tests call and GNU time, then `cargo test --release` (one profile, shared with `maas` itself).
+# integration tests call, GNU time and the edge worker's tools (wasm32 target, wrangler), then
+# `cargo test --release` (one profile, shared with `maas` itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt
@@ -8,4 +9,6 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 if [ ! -x /usr/bin/time ]; then
   apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 fi
+# the edge worker's test (tests/edge.rs) builds it for wasm32 and runs it under wrangler/workerd
+bash functions/edge/setup.sh
 cargo test --release --workspace "$@"

@@ -90,3 +90,69 @@ async fn a_manifest_from_a_newer_maas_is_refused_naming_both_versions() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_version_is_copied_with_its_number_manifest_and_alias_once() {
+    let dir = common::scratch("copy");
+    let source = Store::open(StoreLocation::Folder(dir.join("source")));
+    let target = Store::open(StoreLocation::Folder(dir.join("target")));
+    for byte in 1..=3u8 {
+        source
+            .publish("m", &[byte; 500], description())
+            .await
+            .unwrap();
+    }
+    source.set_alias("m", "prod", 2).await.unwrap();
+    let prod = Selector::Alias("prod".into());
+
+    let copied = source.copy_to("m", &prod, &target).await.unwrap();
+    assert_eq!((copied.version, copied.already_there), (2, false));
+    assert_eq!(copied.aliases, ["prod", "latest"]);
+    assert_eq!(target.resolve("m", &prod).await.unwrap(), 2);
+    let (manifest, bytes) = target.fetch("m", &Selector::Version(2)).await.unwrap();
+    assert_eq!(bytes, [2u8; 500]);
+    assert_eq!(manifest, source.manifest("m", 2).await.unwrap());
+    assert_eq!(
+        std::fs::read(dir.join("source/m/versions/2/manifest.json")).unwrap(),
+        std::fs::read(dir.join("target/m/versions/2/manifest.json")).unwrap(),
+        "the manifest is copied byte for byte"
+    );
+
+    // again: nothing to write; a later version moves latest forward, an earlier one does not
+    let again = source.copy_to("m", &prod, &target).await.unwrap();
+    assert!(again.already_there && again.aliases == ["prod"]);
+    let third = source
+        .copy_to("m", &Selector::Version(3), &target)
+        .await
+        .unwrap();
+    assert_eq!(third.aliases, ["latest"]);
+    let first = source
+        .copy_to("m", &Selector::Version(1), &target)
+        .await
+        .unwrap();
+    assert!(first.aliases.is_empty());
+    assert_eq!(
+        target
+            .resolve("m", &Selector::Alias("latest".into()))
+            .await
+            .unwrap(),
+        3
+    );
+
+    // a target holding another model under that number is left alone
+    let other = Store::open(StoreLocation::Folder(dir.join("other")));
+    other.publish("m", &[9; 500], description()).await.unwrap();
+    let refused = source
+        .copy_to("m", &Selector::Version(1), &other)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::VersionTaken { version: 1, .. }),
+        "{refused}"
+    );
+    assert!(refused
+        .to_string()
+        .contains("already holds m version 1 with another model"));
+    let (_, kept) = other.fetch("m", &Selector::Version(1)).await.unwrap();
+    assert_eq!(kept, [9u8; 500]);
+}

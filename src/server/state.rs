@@ -231,6 +231,49 @@ impl ModelHandle {
         })
     }
 
+    /// A handle without a model: requests get 503 with `reason` until a model is
+    /// [offered](ModelHandle::offer) (the edge worker, whose host could not read the model).
+    pub fn unavailable(name: &str, reason: String) -> Arc<ModelHandle> {
+        Arc::new(ModelHandle {
+            name: name.to_string(),
+            reference: None,
+            current: RwLock::new(None),
+            last_error: RwLock::new(Some(reason)),
+            refresh: None,
+            last_check: Mutex::new(Instant::now()),
+            checking: AtomicBool::new(false),
+            source_tag: Mutex::new(None),
+            checks: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+            failures: AtomicU64::new(1),
+        })
+    }
+
+    /// Installs a model loaded elsewhere, or records why it could not be: a warm handle keeps
+    /// serving its last good model when a new one fails (as a refresh does); without one, the
+    /// failure is what requests are told. Returns whether `result` was installed.
+    pub fn offer<E: std::fmt::Display>(&self, result: Result<ServedModel, E>) -> bool {
+        match result {
+            Ok(model) => {
+                self.install(Ok(model));
+                true
+            }
+            Err(e) if self.current().is_ok() => {
+                self.failures.fetch_add(1, Ordering::AcqRel);
+                tracing::error!(error = %e, "new version not loaded; keeping the current one");
+                false
+            }
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::AcqRel);
+                tracing::error!(error = %e, "model not loaded");
+                if let Ok(mut last) = self.last_error.write() {
+                    *last = Some(e.to_string());
+                }
+                false
+            }
+        }
+    }
+
     /// How often this handle checked its source and installed a model.
     pub fn refresh_counts(&self) -> RefreshCounts {
         RefreshCounts {
@@ -333,15 +376,8 @@ impl ModelHandle {
                 return;
             }
         }
-        match load_model(reference).await {
-            Ok(model) => self.install(Ok(model)),
-            // a warm instance keeps serving its last good model when a new one fails to load
-            Err(e) if self.current().is_ok() => {
-                self.failures.fetch_add(1, Ordering::AcqRel);
-                tracing::error!(error = %e, "new version not loaded; keeping the current one")
-            }
-            Err(e) => self.install(Err(e)),
-        }
+        // a warm instance keeps serving its last good model when a new one fails to load
+        self.offer(load_model(reference).await);
     }
 
     /// Whether the loaded model's source now holds another model: an alias moved to another

@@ -59,6 +59,14 @@ pub enum StoreError {
         expected: String,
         actual: String,
     },
+    #[error("store {store} already holds {name} version {version} with another model (sha256 {theirs}, copying {ours}); copy into another store or model name")]
+    VersionTaken {
+        store: String,
+        name: String,
+        version: u64,
+        theirs: String,
+        ours: String,
+    },
     #[error("no such bucket: {bucket}")]
     NoSuchBucket { bucket: String },
     #[error("access denied to {action} {path} ({code}): check the credentials and the IAM policy")]

@@ -8,6 +8,8 @@
 mod alias;
 #[cfg(feature = "native")]
 mod backend;
+#[cfg(feature = "native")]
+mod copy;
 mod error;
 #[cfg(feature = "native")]
 mod fetch;
@@ -35,6 +37,8 @@ use backend::Backend;
 pub(crate) use backend::Decide;
 #[cfg(feature = "native")]
 pub use backend::{open_url, Changed, Listing};
+#[cfg(feature = "native")]
+pub use copy::Copied;
 pub use error::{validate_name, StoreError};
 #[cfg(feature = "native")]
 pub use fetch::{fetch, fetch_with_progress, file_stamp, FetchedModel};

@@ -52,13 +52,46 @@ pub fn request(
     stream.write_all(body)?;
     stream.flush()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let mut chunk = [0u8; 65536];
+    // to the end of the answer its headers announce, or the end of the stream: a server may
+    // keep the connection open a while after answering (wrangler dev's proxy does, 5 s)
+    while !complete(&raw) {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    }
     parse(&raw).ok_or_else(|| {
         std::io::Error::other(format!(
             "not an HTTP answer: {:?}",
             String::from_utf8_lossy(&raw[..raw.len().min(200)])
         ))
     })
+}
+
+/// Whether `raw` holds a whole answer: headers, then Content-Length bytes or the last chunk.
+fn complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    if head
+        .lines()
+        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"))
+    {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match length {
+        Some(length) => body.len() >= length,
+        // 1xx, 204 and 304 have no body; anything else without a length ends at close
+        None => head.starts_with("http/1.1 204") || head.starts_with("http/1.1 304"),
+    }
 }
 
 fn parse(raw: &[u8]) -> Option<RawAnswer> {

@@ -1,19 +1,22 @@
 //! The maas prediction API inside a WebAssembly module, for the edge worker: the host
 //! (`worker.js`) hands over the model (manifest and bytes, read from R2 through the store's
 //! layout) and each HTTP request; the library's router answers, exactly as in the Lambda
-//! function. A C ABI rather than wasm-bindgen: the module imports one function (the host's
-//! clock) and exports five, so the Worker needs only wrangler to build and run.
+//! function. A C ABI rather than wasm-bindgen: the module imports two functions (the host's
+//! clock and random bytes) and exports seven, so the Worker needs only wrangler to build and
+//! run (no wasm-bindgen, worker-build or wasm-opt to install).
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use http_body_util::BodyExt;
+use maas::clock::Instant;
 use maas::server::router;
-use maas::server::state::{ModelHandle, ServerConfig};
+use maas::server::state::{ModelHandle, ServedModel, ServerConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -37,7 +40,8 @@ unsafe extern "Rust" fn __getrandom_v03_custom(
 }
 
 thread_local! {
-    static APP: RefCell<Option<Router>> = const { RefCell::new(None) };
+    static CONFIG: RefCell<ServerConfig> = RefCell::new(ServerConfig::default());
+    static APP: RefCell<Option<(Router, Arc<ModelHandle>)>> = const { RefCell::new(None) };
     static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -75,11 +79,68 @@ fn give(bytes: Vec<u8>) -> u64 {
     ((ptr as u64) << 32) | len as u64
 }
 
-/// Loads a model: the manifest's JSON (or none, length 0) and the model's bytes, whose sha256
-/// must be the manifest's. 0 on success; otherwise the reason is in [`maas_last_error`].
+fn remember_error(message: String) {
+    LAST_ERROR.with(|l| *l.borrow_mut() = message.into_bytes());
+}
+
+/// # Safety
+/// `ptr` and `len` describe bytes the host wrote into memory from [`maas_alloc`].
+unsafe fn text(ptr: *const u8, len: usize) -> String {
+    String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned()
+}
+
+/// Sets the server's limits from the Worker's variables (a JSON object of strings, the same
+/// `MAAS_*` names as the Lambda function's environment). Call before the first load. 0 on
+/// success; otherwise the reason is in [`maas_last_error`].
 ///
 /// # Safety
-/// Both buffers were written by the host into memory from [`maas_alloc`].
+/// The JSON was written by the host into memory from [`maas_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn maas_configure(ptr: *const u8, len: usize) -> u32 {
+    let vars: Value =
+        serde_json::from_slice(std::slice::from_raw_parts(ptr, len)).unwrap_or_default();
+    match ServerConfig::from_lookup(|name| vars[name].as_str().map(str::to_string)) {
+        Ok(config) => {
+            CONFIG.with(|c| *c.borrow_mut() = config);
+            0
+        }
+        Err(e) => {
+            remember_error(e.to_string());
+            1
+        }
+    }
+}
+
+/// The largest request body the router takes (`MAAS_MAX_BODY_BYTES`): the host reads no more.
+#[no_mangle]
+pub extern "C" fn maas_max_body_bytes() -> f64 {
+    CONFIG.with(|c| c.borrow().max_body_bytes as f64)
+}
+
+/// The router over a handle, made on the first model (or failure) the host reports.
+fn install(name: &str, result: Result<ServedModel, String>) -> bool {
+    APP.with(|app| {
+        let mut app = app.borrow_mut();
+        if let Some((_, handle)) = app.as_ref() {
+            return handle.offer(result);
+        }
+        let (handle, installed) = match result {
+            Ok(model) => (ModelHandle::fixed(model), true),
+            Err(reason) => (ModelHandle::unavailable(name, reason), false),
+        };
+        let router = router(Arc::clone(&handle), CONFIG.with(|c| c.borrow().clone()));
+        *app = Some((router, handle));
+        installed
+    })
+}
+
+/// Loads a model: the manifest's JSON (or none, length 0) and the model's bytes, whose sha256
+/// must be the manifest's. A model already loaded keeps answering when this one fails (a
+/// refresh); without one, requests are told why. 0 on success; otherwise the reason is in
+/// [`maas_last_error`].
+///
+/// # Safety
+/// The three buffers were written by the host into memory from [`maas_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn maas_load(
     manifest_ptr: *const u8,
@@ -91,18 +152,36 @@ pub unsafe extern "C" fn maas_load(
 ) -> u32 {
     let manifest = std::slice::from_raw_parts(manifest_ptr, manifest_len);
     let model = std::slice::from_raw_parts(model_ptr, model_len).to_vec();
-    let name = String::from_utf8_lossy(std::slice::from_raw_parts(name_ptr, name_len)).to_string();
-    match maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name) {
-        Ok(served) => {
-            let app = router(ModelHandle::fixed(served), ServerConfig::default());
-            APP.with(|a| *a.borrow_mut() = Some(app));
-            0
-        }
-        Err(e) => {
-            LAST_ERROR.with(|l| *l.borrow_mut() = e.to_string().into_bytes());
-            1
-        }
+    let name = text(name_ptr, name_len);
+    let started = Instant::now();
+    let loaded = maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name)
+        .map(|mut served| {
+            served.load_time = started.elapsed();
+            served
+        })
+        .map_err(|e| e.to_string());
+    if let Err(reason) = &loaded {
+        remember_error(reason.clone());
     }
+    u32::from(!install(&name, loaded))
+}
+
+/// Reports a model the host could not read (no such alias, object or version, a model over
+/// the Worker's limit): requests are answered 503 with `reason` while no model is loaded; a
+/// loaded model keeps answering.
+///
+/// # Safety
+/// Both strings were written by the host into memory from [`maas_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn maas_fail(
+    name_ptr: *const u8,
+    name_len: usize,
+    reason_ptr: *const u8,
+    reason_len: usize,
+) {
+    let reason = text(reason_ptr, reason_len);
+    remember_error(reason.clone());
+    install(&text(name_ptr, name_len), Err(reason));
 }
 
 /// The reason of the last failed load, as (pointer << 32 | length).
@@ -133,7 +212,7 @@ fn error(status: u16, message: &str) -> Vec<u8> {
 }
 
 fn answer(raw: &[u8]) -> Vec<u8> {
-    let Some(app) = APP.with(|a| a.borrow().clone()) else {
+    let Some(app) = APP.with(|a| a.borrow().as_ref().map(|(router, _)| router.clone())) else {
         return error(503, "the model is not loaded");
     };
     let split = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());

@@ -32,6 +32,17 @@ pub enum ModelsCommand {
         #[arg(long)]
         alias: String,
     },
+    /// Copy a version into another store with its number, manifest, attachments and alias:
+    /// `maas models copy models/digits@prod --to s3://bucket/models` (R2 too, through
+    /// `AWS_ENDPOINT_URL_S3`). Copying again is a no-op; a different model under that number
+    /// is refused.
+    Copy {
+        /// `<store>/<name>[@version|@alias]`.
+        reference: String,
+        /// The target store: a folder or `s3://bucket[/prefix]`.
+        #[arg(long)]
+        to: String,
+    },
     /// Move an alias back to the version it held before its last move.
     Rollback {
         /// `<store>/<name>`.
@@ -115,6 +126,26 @@ pub async fn run(command: ModelsCommand) -> Result<()> {
             };
             store.set_alias(&name, &alias, version).await?;
             println!("{name}@{alias} -> version {version}");
+        }
+        ModelsCommand::Copy { reference, to } => {
+            let (store, name, selector) = stored(&reference)?;
+            let target = Store::open(to.parse()?);
+            let copied = store.copy_to(&name, &selector, &target).await?;
+            let aliases = if copied.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", copied.aliases.join(", "))
+            };
+            let what = if copied.already_there {
+                "already in"
+            } else {
+                "copied to"
+            };
+            println!(
+                "{name} version {}{aliases} {what} {}",
+                copied.version,
+                target.location()
+            );
         }
         ModelsCommand::Rollback { reference, alias } => {
             let (store, name, _) = stored(&reference)?;
