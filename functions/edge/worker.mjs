@@ -243,9 +243,21 @@ export default {
     const envelope = new Uint8Array(head.length + bytes.length);
     envelope.set(head);
     envelope.set(bytes, head.length);
-    const [ptr, len] = put(envelope);
-    const answer = take(module.maas_handle(ptr, len));
-    module.maas_free(ptr, len);
+    let answer;
+    try {
+      const [ptr, len] = put(envelope);
+      answer = take(module.maas_handle(ptr, len));
+      module.maas_free(ptr, len);
+    } catch (e) {
+      // A bug in the module traps (wasm32 has no unwinding): answer this request with a JSON
+      // error and start a fresh instance on the next one, rather than reuse a broken memory.
+      console.error(`maas: the module trapped: ${e}`);
+      module = null;
+      loaded = false;
+      source = null;
+      checkedAt = 0;
+      return Response.json({ error: "internal error: the edge worker failed on this request" }, { status: 500 });
+    }
     const split = answer.indexOf(10);
     const { status, headers } = JSON.parse(decoder.decode(answer.subarray(0, split)));
     const empty = status === 204 || status === 304 || request.method === "HEAD";

@@ -359,15 +359,24 @@ impl Store {
         selector: &Selector,
     ) -> Result<(Manifest, Vec<u8>), StoreError> {
         let version = self.resolve(name, selector).await?;
-        let manifest = self.manifest(name, version).await?;
+        // The manifest and the model in parallel: every publish names the model `model.onnx`,
+        // so its key is known before the manifest arrives. Two sequential round trips (alias,
+        // then both) instead of three: most of a cold start's wait on S3.
+        let guessed = Self::version_key(name, version, MODEL_FILE);
+        let (manifest, guessed_bytes) = tokio::join!(
+            self.manifest(name, version),
+            self.backend.get_model(&guessed, self.progress.clone())
+        );
+        let manifest = manifest?;
         let key = Self::version_key(name, version, &manifest.model.file);
-        let bytes = self
-            .backend
-            .get_model(&key, self.progress.clone())
-            .await?
-            .ok_or_else(|| StoreError::NoSuchFile {
-                path: self.backend.describe(&key),
-            })?;
+        let bytes = if key == guessed {
+            guessed_bytes?
+        } else {
+            self.backend.get_model(&key, self.progress.clone()).await?
+        };
+        let bytes = bytes.ok_or_else(|| StoreError::NoSuchFile {
+            path: self.backend.describe(&key),
+        })?;
         let actual = sha256_hex(&bytes);
         if actual != manifest.model.sha256 {
             return Err(StoreError::ChecksumMismatch {
