@@ -254,22 +254,15 @@ impl ModelHandle {
     /// failure is what requests are told. Returns whether `result` was installed.
     pub fn offer<E: std::fmt::Display>(&self, result: Result<ServedModel, E>) -> bool {
         match result {
-            Ok(model) => {
-                self.install(Ok(model));
-                true
-            }
             Err(e) if self.current().is_ok() => {
                 self.failures.fetch_add(1, Ordering::AcqRel);
                 tracing::error!(error = %e, "new version not loaded; keeping the current one");
                 false
             }
-            Err(e) => {
-                self.failures.fetch_add(1, Ordering::AcqRel);
-                tracing::error!(error = %e, "model not loaded");
-                if let Ok(mut last) = self.last_error.write() {
-                    *last = Some(e.to_string());
-                }
-                false
+            result => {
+                let installed = result.is_ok();
+                self.install(result);
+                installed
             }
         }
     }
@@ -301,7 +294,7 @@ impl ModelHandle {
             .unwrap_or_else(|| "the model is not loaded".to_string()))
     }
 
-    fn install(&self, result: Result<ServedModel, LoadError>) {
+    fn install<E: std::fmt::Display>(&self, result: Result<ServedModel, E>) {
         match result {
             Ok(model) => {
                 tracing::info!(

@@ -51,6 +51,37 @@ impl Case {
     }
 }
 
+// for the HTTP tests; the Lambda event tests build their own requests from the fields
+#[allow(dead_code)]
+impl Case {
+    /// Every request header, the content type included.
+    pub fn all_headers(&self) -> Vec<(&str, &str)> {
+        let mut headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        if let Some(ct) = &self.content_type {
+            headers.push(("content-type", ct.as_str()));
+        }
+        headers
+    }
+
+    /// Why an HTTP answer is not the one this case must get (its status, a JSON content type,
+    /// an error containing the expected text); `None` when it is.
+    pub fn mismatch(&self, status: u16, content_type: Option<&str>, error: &str) -> Option<String> {
+        (status != self.status
+            || content_type != Some("application/json")
+            || !error.contains(&self.error))
+        .then(|| {
+            format!(
+                "{}: {status} {content_type:?} {error:.300} (expected {} '{}')",
+                self.name, self.status, self.error
+            )
+        })
+    }
+}
+
 /// Every case of the corpus.
 pub fn hostile_requests() -> Vec<Case> {
     // relative to this file, so that every crate of the workspace finds it
