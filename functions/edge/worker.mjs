@@ -42,7 +42,7 @@ function instantiate(env) {
   for (const [key, value] of Object.entries(env)) {
     if (key.startsWith("MAAS_") && typeof value === "string") vars[key] = value;
   }
-  if (module.maas_configure(...put(encoder.encode(JSON.stringify(vars)))) !== 0) {
+  if (lending([encoder.encode(JSON.stringify(vars))], ([json]) => module.maas_configure(...json)) !== 0) {
     throw new Error(lastError());
   }
 }
@@ -51,7 +51,8 @@ function memory() {
   return new Uint8Array(module.memory.buffer);
 }
 
-/** Copies bytes into the module's memory: [pointer, length], freed by the caller. */
+/** Copies bytes into the module's memory: [pointer, length], freed by the caller unless the
+ * module takes them. */
 function put(bytes) {
   const ptr = module.maas_alloc(bytes.length);
   memory().set(bytes, ptr);
@@ -67,23 +68,28 @@ function take(packed) {
   return bytes;
 }
 
+/** Copies `buffers` into the module's memory for `use`, then frees them. */
+function lending(buffers, use) {
+  const placed = buffers.map(put);
+  const result = use(placed);
+  for (const [ptr, len] of placed) module.maas_free(ptr, len);
+  return result;
+}
+
 function lastError() {
   return decoder.decode(take(module.maas_last_error()));
 }
 
 /** Hands a model to the module; returns the reason when it refused it (checksum, ONNX). */
 function install(manifest, model, name) {
-  const args = [put(manifest), put(model), put(encoder.encode(name))];
-  const status = module.maas_load(...args.flat());
-  for (const [ptr, len] of args) module.maas_free(ptr, len);
+  // the module takes the model's buffer: no second copy of the weights at load
+  const status = lending([manifest, encoder.encode(name)], ([m, n]) => module.maas_load(...m, ...put(model), ...n));
   return status === 0 ? null : lastError();
 }
 
 function fail(name, reason) {
   console.error(`maas: ${reason}`);
-  const args = [put(encoder.encode(name)), put(encoder.encode(reason))];
-  module.maas_fail(...args.flat());
-  for (const [ptr, len] of args) module.maas_free(ptr, len);
+  lending([encoder.encode(name), encoder.encode(reason)], ([n, r]) => module.maas_fail(...n, ...r));
 }
 
 /** `[prefix/]name[@version|@alias]` as in a store reference, without the store. */
@@ -245,9 +251,8 @@ export default {
     envelope.set(bytes, head.length);
     let answer;
     try {
-      const [ptr, len] = put(envelope);
-      answer = take(module.maas_handle(ptr, len));
-      module.maas_free(ptr, len);
+      // the module takes the request's buffer
+      answer = take(module.maas_handle(...put(envelope)));
     } catch (e) {
       // A bug in the module traps (wasm32 has no unwinding): answer this request with a JSON
       // error and start a fresh instance on the next one, rather than reuse a broken memory.

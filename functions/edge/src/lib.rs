@@ -1,8 +1,8 @@
 //! The maas prediction API inside a WebAssembly module, for the edge worker: the host
-//! (`worker.js`) hands over the model (manifest and bytes, read from R2 through the store's
+//! (`worker.mjs`) hands over the model (manifest and bytes, read from R2 through the store's
 //! layout) and each HTTP request; the library's router answers, exactly as in the Lambda
 //! function. A C ABI rather than wasm-bindgen: the module imports two functions (the host's
-//! clock and random bytes) and exports seven, so the Worker needs only wrangler to build and
+//! clock and random bytes) and exports eight, so the Worker needs only wrangler to build and
 //! run (no wasm-bindgen, worker-build or wasm-opt to install).
 
 use std::cell::RefCell;
@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::Request;
 use axum::Router;
 use http_body_util::BodyExt;
@@ -55,20 +55,26 @@ fn finish<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// Memory for the host to write into; freed with [`maas_free`].
+/// Memory for the host to write into (exactly `len` bytes); freed with [`maas_free`] unless a
+/// function below takes it.
 #[no_mangle]
 pub extern "C" fn maas_alloc(len: usize) -> *mut u8 {
-    let mut buffer = Vec::<u8>::with_capacity(len);
-    let ptr = buffer.as_mut_ptr();
-    std::mem::forget(buffer);
-    ptr
+    Box::into_raw(vec![0u8; len].into_boxed_slice()).cast()
 }
 
 /// # Safety
-/// `ptr` and `len` come from [`maas_alloc`] or an answer of this module.
+/// `ptr` and `len` come from [`maas_alloc`] or an answer of this module, not yet freed or taken.
 #[no_mangle]
 pub unsafe extern "C" fn maas_free(ptr: *mut u8, len: usize) {
-    drop(Vec::from_raw_parts(ptr, 0, len));
+    drop(owned(ptr, len));
+}
+
+/// Takes back a buffer from [`maas_alloc`]: the bytes the host wrote, without a copy.
+///
+/// # Safety
+/// As for [`maas_free`].
+unsafe fn owned(ptr: *mut u8, len: usize) -> Vec<u8> {
+    Vec::from(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
 }
 
 /// Hands bytes to the host as (pointer << 32 | length).
@@ -135,7 +141,8 @@ fn install(name: &str, result: Result<ServedModel, String>) -> bool {
 }
 
 /// Loads a model: the manifest's JSON (or none, length 0) and the model's bytes, whose sha256
-/// must be the manifest's. A model already loaded keeps answering when this one fails (a
+/// must be the manifest's. The model's buffer is taken (no second copy of the weights); the
+/// host frees the other two. A model already loaded keeps answering when this one fails (a
 /// refresh); without one, requests are told why. 0 on success; otherwise the reason is in
 /// [`maas_last_error`].
 ///
@@ -145,13 +152,13 @@ fn install(name: &str, result: Result<ServedModel, String>) -> bool {
 pub unsafe extern "C" fn maas_load(
     manifest_ptr: *const u8,
     manifest_len: usize,
-    model_ptr: *const u8,
+    model_ptr: *mut u8,
     model_len: usize,
     name_ptr: *const u8,
     name_len: usize,
 ) -> u32 {
     let manifest = std::slice::from_raw_parts(manifest_ptr, manifest_len);
-    let model = std::slice::from_raw_parts(model_ptr, model_len).to_vec();
+    let model = owned(model_ptr, model_len);
     let name = text(name_ptr, name_len);
     let started = Instant::now();
     let loaded = maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name)
@@ -192,14 +199,13 @@ pub extern "C" fn maas_last_error() -> u64 {
 
 /// Answers one request. Input: a JSON line `{"method", "path", "headers": [[name, value]…]}`,
 /// then the body's bytes. Output, as (pointer << 32 | length): a JSON line `{"status",
-/// "headers"}`, then the answer's bytes.
+/// "headers"}`, then the answer's bytes. The request's buffer is taken.
 ///
 /// # Safety
 /// The request was written by the host into memory from [`maas_alloc`].
 #[no_mangle]
-pub unsafe extern "C" fn maas_handle(ptr: *const u8, len: usize) -> u64 {
-    let raw = std::slice::from_raw_parts(ptr, len);
-    give(answer(raw))
+pub unsafe extern "C" fn maas_handle(ptr: *mut u8, len: usize) -> u64 {
+    give(answer(Bytes::from(owned(ptr, len))))
 }
 
 fn error(status: u16, message: &str) -> Vec<u8> {
@@ -211,7 +217,7 @@ fn error(status: u16, message: &str) -> Vec<u8> {
     out
 }
 
-fn answer(raw: &[u8]) -> Vec<u8> {
+fn answer(raw: Bytes) -> Vec<u8> {
     let Some(app) = APP.with(|a| a.borrow().as_ref().map(|(router, _)| router.clone())) else {
         return error(503, "the model is not loaded");
     };
@@ -219,7 +225,8 @@ fn answer(raw: &[u8]) -> Vec<u8> {
     let Ok(head) = serde_json::from_slice::<Value>(&raw[..split]) else {
         return error(500, "the host sent a malformed request envelope");
     };
-    let body = raw.get(split + 1..).unwrap_or_default().to_vec();
+    // the body is a view of the request's buffer, not a copy
+    let body = raw.slice((split + 1).min(raw.len())..);
     let mut request = Request::builder()
         .method(head["method"].as_str().unwrap_or("GET"))
         .uri(head["path"].as_str().unwrap_or("/"));
