@@ -10,6 +10,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
+use aws_smithy_http_client::tls;
 use bytes::Bytes;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
@@ -62,14 +63,22 @@ fn endpoint() -> String {
 }
 
 /// One client per process, from the standard AWS chain (environment, profile, SSO, container
-/// or instance role); the region defaults to us-east-1 when the chain has none.
+/// or instance role); the region defaults to us-east-1 when the chain has none. HTTPS goes
+/// through rustls with ring and the system's trusted certificates (the credential providers
+/// share the same client).
 pub(crate) async fn client() -> &'static Client {
     static CLIENT: OnceCell<Client> = OnceCell::const_new();
     CLIENT
         .get_or_init(|| async {
             let region = aws_config::meta::region::RegionProviderChain::default_provider()
                 .or_else("us-east-1");
+            let https = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https();
             let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(https)
                 .region(region)
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
