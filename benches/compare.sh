@@ -5,9 +5,12 @@
 #   reference ONNX (1000 -> 512 ReLU -> 10 softmax) and the same request bodies; cold start and
 #   peak RSS of a process that loads the model from a local store and prints one answer (and of
 #   a server answering its first HTTP request); training samples/s and test accuracy against
-#   Keras on the same 20000 x 1000 data; the arm64 Lambda package size.
+#   Keras on the same 20000 x 1000 data; the Lambda function's init, first response, warm
+#   invocations and peak RSS against a Python function under a Lambda Runtime API harness
+#   (benches/lambda_compare.py); the arm64 Lambda package size.
 # Prints a markdown table with ratios (see BENCHMARKS.md).
 #   COLD_RUNS=N   cold starts per side (default 10)
+#   LAMBDA_RUNS=N Runtime API harness runs per side and model source (default 10)
 #   EPOCHS=N      training epochs per side (default 10, the reference)
 #   SKIP_PACKAGE=1  leave out the arm64 package build (10 min the first time)
 #   LAMBDA_TARGET_DIR=DIR  where the arm64 build goes (default target/lambda-arm64; kept between runs)
@@ -19,13 +22,22 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-  onnxruntime==1.32.0 numpy==2.4.6 tensorflow-cpu==2.21.0
+  onnxruntime==1.32.0 numpy==2.4.6 tensorflow-cpu==2.21.0 awslambdaric==3.1.1 boto3==1.44.8 onnx==1.23.2
 mkdir -p "$bench"
 # --workspace: the feature set of the tests' build, so its artifacts are reused
 cargo build --release --workspace
 maas=target/release/maas
 
-# criterion: handler, inference, model load (writes reference.onnx and the bodies), one epoch
+# the reference ONNX (seeded, written by the handler bench) and its int8 variant, quantised by
+# onnxruntime, with the accuracy change of the same quantisation on the digits model
+if [ ! -f "$bench/reference.onnx" ]; then
+  cargo bench --workspace --bench handler -- --warm-up-time 1 --measurement-time 1 model_load >/dev/null
+fi
+"$venv/bin/python" benches/precision_compare.py "$bench" onnx/digits.onnx tests/data/digits.csv \
+  2>/dev/null >"$bench/precision.json"
+
+# criterion: handler, inference (f32 and int8), model load (writes reference.onnx and the
+# bodies), one epoch
 cargo bench --workspace --bench handler -- --warm-up-time 1 --measurement-time 5 >"$bench/criterion-handler.log"
 cargo bench --workspace --bench training -- --warm-up-time 1 --measurement-time 10 >"$bench/criterion-training.log"
 "$venv/bin/python" benches/ort_handler.py "$bench" >"$bench/ort_handler.json"
@@ -35,6 +47,13 @@ cargo bench --workspace --bench training -- --warm-up-time 1 --measurement-time 
 rm -rf "$bench/store"
 "$maas" publish --onnx "$bench/reference.onnx" --name reference --store "$bench/store" >/dev/null
 "$venv/bin/python" benches/cold_start.py "$maas" "$venv/bin/python" "$bench" "${COLD_RUNS:-10}" >"$bench/cold_start.json"
+
+# the Lambda function as Lambda runs it (the package's profile, built for this machine) against a
+# Python function under the same Runtime API harness, the model from moto, moto + 10 ms per
+# request, and a folder in the package (benches/lambda_compare.py)
+(cd functions/predict && CARGO_TARGET_DIR="$PWD/../../target/lambda-host" cargo build --release)
+"$venv/bin/python" benches/lambda_compare.py "$PWD/target/lambda-host/release/predict" "$PWD/$venv/bin/python" \
+  "$PWD/$maas" "$PWD/$bench" "${LAMBDA_RUNS:-10}" >"$bench/lambda.json"
 
 # training on the reference shape: 20000 rows x 1000 features, 10 classes; 4000 more rows of
 # the same generator are the rows both sides are finally scored on

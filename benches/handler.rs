@@ -231,6 +231,21 @@ fn benches(c: &mut Criterion) {
     }
     inference.finish();
 
+    // the reference model quantised to int8 by onnxruntime (benches/precision_compare.py writes
+    // it before compare.sh runs this): what tract makes of a lower-precision variant
+    let int8_path = dir.join("reference-int8.onnx");
+    if let Ok(int8) = std::fs::read(&int8_path) {
+        let quantized = LoadedModel::from_bytes(&int8).expect("load the int8 model");
+        let mut group = c.benchmark_group("inference_int8");
+        for &b in &BATCHES {
+            group.throughput(Throughput::Elements(b as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(b), &rows(b), |bench, x| {
+                bench.iter(|| quantized.predict(x, b).expect("predict"))
+            });
+        }
+        group.finish();
+    }
+
     // per-core comparison with onnxruntime's single-threaded session
     maas::inference::set_threads(1).expect("one thread");
     let mut single = c.benchmark_group("inference_1_thread");

@@ -1,11 +1,13 @@
 """Cold start as Lambda counts it: the `predict` function's release bootstrap against a Python
 function (awslambdaric + boto3 + onnxruntime, benches/ort_lambda.py) under the same Runtime
 API harness (benches/runtime_api.py), both reading the reference model from moto through
-`@latest`, directly and through a proxy adding 10 ms to every S3 round trip.
+`@latest`, directly and through a proxy adding 10 ms to every S3 round trip; and from a folder
+store on local disk (the model shipped inside the deployment: a layer under /opt).
 
 usage: lambda_compare.py BOOTSTRAP PYTHON MAAS BENCH_DIR RUNS
 Prints JSON: per side and S3 latency, medians of RUNS alternated runs: init (spawn → first
-`next`), first response, warm invocation, peak RSS.
+`next`), first response, warm invocations (batch 1, then batch 256; response to response, so
+each includes the runtime's `next` round trip), peak RSS.
 """
 import asyncio
 import json
@@ -105,30 +107,38 @@ try:
     subprocess.run([maas, "publish", "--onnx", os.path.join(bench, "reference.onnx"), "--name", "reference",
                     "--store", "s3://bench/models"], check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, **credentials, "AWS_ENDPOINT_URL_S3": direct})
+    # the same version in a folder store, as a layer would ship it
+    layer = os.path.join(bench, "lambda-layer", "models")
+    subprocess.run(["rm", "-rf", os.path.dirname(layer)], check=True)
+    subprocess.run([maas, "models", "copy", "s3://bench/models/reference@latest", "--to", layer], check=True,
+                   stdout=subprocess.DEVNULL, env={**os.environ, **credentials, "AWS_ENDPOINT_URL_S3": direct})
     delayed = f"http://127.0.0.1:{start_delay_proxy(moto_port, 0.010)}"
     body = open(os.path.join(bench, "batch1.json")).read()
-    events = [event(body), event(body)]
+    body256 = open(os.path.join(bench, "batch256.json")).read()
+    events = [event(body), event(body), event(body256)]
     sides = {
         "maas (bootstrap)": [bootstrap],
         "Python (awslambdaric + onnxruntime)": [python, "-m", "awslambdaric", "ort_lambda.handler"],
     }
     results = {}
     for run in range(runs):
-        for latency, endpoint in (("direct", direct), ("+10 ms", delayed)):
+        for latency, endpoint in (("direct", direct), ("+10 ms", delayed), ("in package", None)):
             for side, command in sides.items():
-                env = {**credentials, "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL": endpoint,
-                       "MAAS_MODEL": "s3://bench/models/reference@latest", "MAAS_INFERENCE_THREADS": "1",
-                       "PYTHONPATH": here}
+                model = "s3://bench/models/reference@latest" if endpoint else f"{layer}/reference@latest"
+                env = {**credentials, "AWS_ENDPOINT_URL_S3": endpoint or direct, "AWS_ENDPOINT_URL": endpoint or direct,
+                       "MAAS_MODEL": model, "MAAS_INFERENCE_THREADS": "1", "PYTHONPATH": here}
                 os.chdir(here)
                 r = runtime_api.run(command, env, events)
-                if r["errors"] or len(r["answers"]) != 2:
+                if r["errors"] or len(r["answers"]) != 3:
                     raise RuntimeError(f"{side}: {r['errors']} {r['stderr']}")
                 answer = json.loads(json.loads(r["answers"][0])["body"])
                 assert len(answer["predictions"]) == 1, answer
-                entry = results.setdefault(f"{side}|{latency}", {"init": [], "first_response": [], "warm": [], "peak_rss_kib": []})
+                assert len(json.loads(json.loads(r["answers"][2])["body"])["predictions"]) == 256
+                entry = results.setdefault(f"{side}|{latency}", {"init": [], "first_response": [], "warm": [], "warm_256": [], "peak_rss_kib": []})
                 entry["init"].append(r["init"])
                 entry["first_response"].append(r["first_response"])
                 entry["warm"].append(r["responses"][1] - r["responses"][0])
+                entry["warm_256"].append(r["responses"][2] - r["responses"][1])
                 entry["peak_rss_kib"].append(r["peak_rss_kib"])
     print(json.dumps({k: {m: statistics.median(v) for m, v in e.items()} for k, e in results.items()}, indent=1))
 finally:

@@ -3,7 +3,9 @@
 `python -m awslambdaric ort_lambda.handler` from benches/.
 
 At init, as the function does: MAAS_MODEL=s3://bucket/prefix/name@alias → the alias document →
-the version's manifest → the model (boto3, three GETs), sha256 checked, onnxruntime session.
+the version's manifest → the model (boto3, three GETs), sha256 checked, onnxruntime session;
+MAAS_MODEL=/folder/store/name@alias reads the same three files from a folder store (the model
+shipped inside the deployment).
 Each invocation: an API Gateway v2 / function URL event with `{"inputs": [[...]]}` → labelled
 probabilities, the same JSON as the function's.
 """
@@ -15,16 +17,23 @@ import boto3
 import numpy as np
 import onnxruntime as ort
 
-_reference = os.environ["MAAS_MODEL"][len("s3://"):]
-_bucket, _, _path = _reference.partition("/")
+_reference = os.environ["MAAS_MODEL"]
+_on_s3 = _reference.startswith("s3://")
+if _on_s3:
+    _bucket, _, _path = _reference[len("s3://"):].partition("/")
+else:
+    _bucket, _path = None, _reference
 _prefix, _, _last = _path.rpartition("/")
 _name, _, _alias = _last.partition("@")
 _alias = _alias or "latest"
 _root = f"{_prefix}/{_name}" if _prefix else _name
-_s3 = boto3.client("s3")
+_s3 = boto3.client("s3") if _on_s3 else None
 
 
 def _get(key):
+    if not _on_s3:
+        with open(key, "rb") as f:
+            return f.read()
     return _s3.get_object(Bucket=_bucket, Key=key)["Body"].read()
 
 

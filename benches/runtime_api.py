@@ -2,7 +2,7 @@
 times it. The process gets AWS_LAMBDA_RUNTIME_API pointing here; its first
 `GET /2018-06-01/runtime/invocation/next` ends its init, each event is answered through
 `POST /invocation/<id>/response` (or `/error`); after the last event the harness stops the
-process and reads its peak RSS from wait4.
+process and reads its peak RSS (VmHWM) while it waits for the next event.
 
 usage (library): run(command, env, events) -> dict of seconds from spawn: init (first `next`),
   first_response, responses (each), peak_rss_kib, answers (bodies), errors.
@@ -119,6 +119,13 @@ def run(command, env, events, timeout=120):
     process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
     finished = state.finished.wait(timeout)
+    # the process's own peak RSS since exec (wait4's ru_maxrss would also count the harness's
+    # pages the child shared between fork and exec)
+    try:
+        with open(f"/proc/{process.pid}/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak = None
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -134,6 +141,6 @@ def run(command, env, events, timeout=120):
         "responses": state.responses,
         "answers": state.answers,
         "errors": state.errors,
-        "peak_rss_kib": usage.ru_maxrss,
+        "peak_rss_kib": peak if peak is not None else usage.ru_maxrss,
         "stderr": stderr[-2000:],
     }

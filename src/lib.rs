@@ -15,6 +15,8 @@
 //! - [`batch`]: batch scoring of objects (CSV or JSON lines, folders or S3, whole or by byte
 //!   range) into answer files: `maas batch` and the batch function.
 //!
+//! The Lambda functions' JSON logs (feature `lambda-logging`): `logging`.
+//!
 //! The long-running server's extras (feature `serve`, with the CLI): `grpc`, KServe V2 over
 //! gRPC, and the Prometheus metrics in `server::prometheus`.
 //!
@@ -52,6 +54,8 @@ pub mod export;
 pub mod grpc;
 pub mod inference;
 pub mod loader;
+#[cfg(feature = "lambda-logging")]
+pub mod logging;
 pub mod manifest;
 pub mod metrics;
 #[cfg(feature = "train")]

@@ -236,9 +236,25 @@ fn the_function_is_built_by_cargo_lambda_and_scales_to_zero() {
     assert_eq!(p["Runtime"], "provided.al2023");
     assert_eq!(p["Handler"], "bootstrap");
     assert!(p.get("ProvisionedConcurrencyConfig").is_none());
-    assert!(p["Environment"]["Variables"]["MAAS_MODEL"]
+    // S3 by default; with ModelLayerArn, the layer's folder store under /opt and no S3 read
+    let model = &p["Environment"]["Variables"]["MAAS_MODEL"]["Fn::If"];
+    assert_eq!(model[0], "ModelInLayer");
+    assert_eq!(
+        model[1],
+        json!({"Fn::Sub": "/opt/models/${ModelName}@${ModelAlias}"})
+    );
+    assert!(model[2]
         .to_string()
         .contains("s3://${Bucket}/${ModelsPrefix}/${ModelName}@${ModelAlias}"));
+    assert_eq!(
+        p["Layers"],
+        json!({"Fn::If": ["ModelInLayer", [{"Ref": "ModelLayerArn"}], {"Ref": "AWS::NoValue"}]})
+    );
+    assert_eq!(
+        t["Conditions"]["ModelInLayer"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelLayerArn"}, ""]}]})
+    );
+    assert_eq!(t["Parameters"]["ModelLayerArn"]["Default"], "");
     assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
     assert_eq!(
         t["Resources"]["PredictLogGroup"]["Properties"]["RetentionInDays"],

@@ -534,3 +534,152 @@ fn serve_loads_from_s3_and_follows_a_promoted_alias() {
     );
     assert!(followed, "the warm server never followed prod to version 2");
 }
+
+/// Runs openssl, asserting success.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A certificate authority (`ca.pem`) and a server certificate for 127.0.0.1 it signed
+/// (`server.pem`, `server.key`), in `dir`.
+fn certificate_authority(dir: &std::path::Path, name: &str) {
+    let subject = format!("/CN=maas test {name}");
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", &subject,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+#[test]
+fn s3_over_tls_verifies_the_endpoint_against_the_trusted_certificates() {
+    let dir = scratch("s3-tls");
+    let trusted = dir.join("trusted");
+    let other = dir.join("other");
+    for (d, name) in [(&trusted, "trusted"), (&other, "other")] {
+        std::fs::create_dir_all(d).unwrap();
+        certificate_authority(d, name);
+    }
+    let moto = Moto::start_tls(
+        &trusted.join("server.pem"),
+        &trusted.join("server.key"),
+        &trusted.join("ca.pem"),
+    );
+    assert!(moto.endpoint.starts_with("https://"), "{}", moto.endpoint);
+    moto.bucket("mlstore");
+    let no_dir = dir.join("no-certificate-directory");
+    let with_roots = |ca: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
+            .args(args)
+            .envs(moto.env())
+            // the system's trusted certificates, as rustls-native-certs reads them
+            .env("SSL_CERT_FILE", ca)
+            .env("SSL_CERT_DIR", &no_dir)
+            .output()
+            .expect("the maas binary runs")
+    };
+    let publish = [
+        "publish",
+        "--onnx",
+        &onnx_fixture("digits.onnx"),
+        "--name",
+        "digits",
+        "--store",
+        "s3://mlstore/models",
+    ];
+    let input = write(
+        &dir,
+        "rows.json",
+        &json!({ "inputs": digits_rows(2).1 }).to_string(),
+    );
+    let predict = [
+        "predict",
+        "--model",
+        "s3://mlstore/models/digits",
+        "--input",
+        &input,
+    ];
+
+    // an issuer the trusted certificates do not hold: refused before any request is sent
+    let out = with_roots(&other.join("ca.pem"), &publish);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !moto.exists("mlstore", "models/digits/aliases/latest.json"),
+        "nothing may be written over an unverified connection"
+    );
+
+    // the endpoint's issuer trusted: publish and predict over TLS
+    let out = with_roots(&trusted.join("ca.pem"), &publish);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = with_roots(&trusted.join("ca.pem"), &predict);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["model_version"], 1, "{answer}");
+    assert_eq!(
+        answer["predictions"].as_array().unwrap().len(),
+        2,
+        "{answer}"
+    );
+}

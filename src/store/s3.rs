@@ -6,11 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use bytes::Bytes;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
@@ -64,21 +70,18 @@ fn endpoint() -> String {
 
 /// One client per process, from the standard AWS chain (environment, profile, SSO, container
 /// or instance role); the region defaults to us-east-1 when the chain has none. HTTPS goes
-/// through rustls with ring and the system's trusted certificates (the credential providers
-/// share the same client).
+/// through rustls with ring and the system's trusted certificates; an `http://` S3 endpoint
+/// gets a client that loads none.
 pub(crate) async fn client() -> &'static Client {
     static CLIENT: OnceCell<Client> = OnceCell::const_new();
     CLIENT
         .get_or_init(|| async {
             let region = aws_config::meta::region::RegionProviderChain::default_provider()
                 .or_else("us-east-1");
-            let https = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https();
             let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(https)
+                .http_client(SharedHttpClient::new(OnFirstRequest(http_client(
+                    tls::TrustStore::default(),
+                ))))
                 .region(region)
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
@@ -98,9 +101,59 @@ pub(crate) async fn client() -> &'static Client {
             {
                 config = config.force_path_style(true);
             }
+            if plain_http_endpoint() {
+                // nothing to verify: reading and parsing the system's certificates (a few
+                // milliseconds of a cold start) is skipped; credential providers keep them
+                config = config.http_client(http_client(
+                    tls::TrustStore::empty().with_native_roots(false),
+                ));
+            }
             Client::from_conf(config.build())
         })
         .await
+}
+
+/// An HTTP client over rustls with ring, trusting `roots`.
+fn http_client(roots: tls::TrustStore) -> SharedHttpClient {
+    let context = tls::TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
+/// An HTTP client set up on its first request. The SDK sets a client up (for rustls: reads
+/// and parses the system's certificates, milliseconds) as soon as an SDK client is created
+/// with it, which the credential providers do at start even when they never call out (the
+/// environment's credentials, as in Lambda); this wrapper leaves that to the first request.
+#[derive(Debug)]
+struct OnFirstRequest(SharedHttpClient);
+
+impl HttpClient for OnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// Whether S3 requests go to an `http://` endpoint (an S3-compatible server without TLS).
+fn plain_http_endpoint() -> bool {
+    ENDPOINT_VARIABLES
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .is_some_and(|url| url.to_ascii_lowercase().starts_with("http://"))
 }
 
 /// The messages of an error and its sources, joined: what failed, down to the cause.

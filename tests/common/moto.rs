@@ -9,16 +9,35 @@ use std::process::Command;
 pub struct Moto {
     child: std::process::Child,
     pub endpoint: String,
+    /// The certificate authority curl trusts when moto speaks TLS.
+    ca: Option<std::path::PathBuf>,
 }
 
 impl Moto {
     /// Starts moto; `extra_env` reaches the server (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`).
     pub fn start(extra_env: &[(&str, &str)]) -> Moto {
+        Self::launch(extra_env, None)
+    }
+
+    /// Starts moto speaking HTTPS with `cert` and `key`; curl trusts `ca`.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path, ca: &std::path::Path) -> Moto {
+        Self::launch(&[], Some((cert, key, ca)))
+    }
+
+    fn launch(
+        extra_env: &[(&str, &str)],
+        tls: Option<(&std::path::Path, &std::path::Path, &std::path::Path)>,
+    ) -> Moto {
         use std::io::BufRead;
         // Port 0: the server picks a free port itself and says which, so tests never race
         // for one.
-        let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", "0"])
+        let mut command = Command::new("moto_server");
+        command.args(["-H", "127.0.0.1", "-p", "0"]);
+        if let Some((cert, key, _)) = tls {
+            command.arg("-c").arg(cert).arg("-k").arg(key);
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut child = command
             .envs(extra_env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -31,7 +50,10 @@ impl Moto {
                 .next()
                 .expect("moto_server exited before listening")
                 .expect("moto's output");
-            if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
+            if let Some(rest) = line
+                .split(&format!("Running on {scheme}://127.0.0.1:"))
+                .nth(1)
+            {
                 break rest.trim().parse::<u16>().expect("moto's port");
             }
         };
@@ -39,7 +61,8 @@ impl Moto {
         std::thread::spawn(move || lines.for_each(drop));
         Moto {
             child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("{scheme}://127.0.0.1:{port}"),
+            ca: tls.map(|(_, _, ca)| ca.to_path_buf()),
         }
     }
 
@@ -89,6 +112,9 @@ impl Moto {
             "--user",
             "testing:testing",
         ]);
+        if let Some(ca) = &self.ca {
+            curl.arg("--cacert").arg(ca);
+        }
         curl
     }
 
@@ -105,6 +131,22 @@ impl Moto {
             String::from_utf8_lossy(&out.stderr)
         );
         out.stdout
+    }
+
+    /// Whether `s3://bucket/key` exists (a HEAD with curl).
+    pub fn exists(&self, bucket: &str, key: &str) -> bool {
+        let mut curl = self.curl("HEAD");
+        curl.args(["-I", "-o", "/dev/null", "-w", "%{http_code}"]);
+        let url = format!("{}/{bucket}/{key}", self.endpoint);
+        let out = curl.arg(&url).output().expect("curl runs");
+        match String::from_utf8_lossy(&out.stdout).trim() {
+            "200" => true,
+            "404" => false,
+            other => panic!(
+                "HEAD {url}: {other} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
     }
 
     /// DELETEs `s3://bucket/key` with curl.

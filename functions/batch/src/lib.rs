@@ -43,15 +43,7 @@ pub fn settings_from_env() -> Result<BatchSettings, String> {
 
 /// JSON logs at `RUST_LOG` or info.
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    maas::logging::init_json();
 }
 
 /// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an

@@ -32,17 +32,7 @@ pub fn config_from_env() -> Result<ServerConfig, ConfigError> {
 
 /// JSON logs (with the invocation's span, which holds the request id) at `RUST_LOG` or info.
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    maas::logging::init_json();
 }
 
 /// Fixes an event before lambda_http reads it, so that a malformed event is answered 400

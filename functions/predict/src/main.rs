@@ -3,8 +3,12 @@
 use maas::server::{router, state::ModelHandle};
 use maas::store::ModelRef;
 
-#[tokio::main]
+// one thread: Lambda hands the function one event at a time, the S3 reads at cold start overlap
+// as futures, and large inferences go to tokio's blocking pool; tokio's work-stealing
+// scheduler would only add code to the package
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
+    keep_large_buffers_out_of_the_heap();
     predict::init_logging();
     let config = predict::config_from_env()?;
     if let Err(e) = maas::inference::set_threads(config.inference_threads) {
@@ -15,4 +19,18 @@ async fn main() -> Result<(), lambda_http::Error> {
         .parse()?;
     let model = ModelHandle::load(reference, config.refresh).await;
     predict::run(router(model, config)).await
+}
+
+/// Loading a model allocates and frees several buffers of the model's size (the download, the
+/// parsed protobuf, tract's tensors before packing). glibc raises its mmap threshold each time
+/// such a buffer is freed, so the next ones land in the heap, which does not shrink: memory
+/// Lambda keeps billing. A fixed threshold keeps every buffer over 128 KiB in its own mapping,
+/// returned to the system when freed (BENCHMARKS.md: about 1 MiB less peak RSS with the
+/// reference model). No such knob is needed where glibc is not the allocator.
+fn keep_large_buffers_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's parameters; called before other threads exist
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
