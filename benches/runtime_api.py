@@ -5,7 +5,8 @@ times it. The process gets AWS_LAMBDA_RUNTIME_API pointing here; its first
 process and reads its peak RSS (VmHWM) while it waits for the next event.
 
 usage (library): run(command, env, events) -> dict of seconds from spawn: init (first `next`),
-  first_response, responses (each), peak_rss_kib, answers (bodies), errors.
+  first_response, responses (each), peak_rss_kib (at the end), peaks_at_next_kib (the peak
+  each time the process asked for an event), answers (bodies), errors.
 """
 import json
 import os
@@ -29,6 +30,9 @@ class _State:
         self.answers = []
         self.errors = []
         self.finished = threading.Event()
+        self.pid = None
+        # the process's peak RSS (VmHWM, KiB) each time it asks for the next event
+        self.peaks = []
         self.lock = threading.Lock()
 
 
@@ -57,6 +61,7 @@ def _handler(state):
             if self.path != f"{PREFIX}/invocation/next":
                 return self._reply(404)
             now = time.perf_counter()
+            state.peaks.append(_peak_rss_kib(state.pid))
             with state.lock:
                 if state.init is None:
                     state.init = now - state.started
@@ -94,6 +99,16 @@ def _handler(state):
     return Handler
 
 
+def _peak_rss_kib(pid):
+    """The process's own peak RSS since exec (VmHWM); wait4's ru_maxrss would also count the
+    harness's pages the child shared between fork and exec."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, TypeError):
+        return None
+
+
 def lambda_env(api):
     return {
         "AWS_LAMBDA_RUNTIME_API": api,
@@ -118,14 +133,9 @@ def run(command, env, events, timeout=120):
     state.started = time.perf_counter()
     process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
+    state.pid = process.pid
     finished = state.finished.wait(timeout)
-    # the process's own peak RSS since exec (wait4's ru_maxrss would also count the harness's
-    # pages the child shared between fork and exec)
-    try:
-        with open(f"/proc/{process.pid}/status") as status:
-            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        peak = None
+    peak = _peak_rss_kib(process.pid)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -142,5 +152,6 @@ def run(command, env, events, timeout=120):
         "answers": state.answers,
         "errors": state.errors,
         "peak_rss_kib": peak if peak is not None else usage.ru_maxrss,
+        "peaks_at_next_kib": state.peaks,
         "stderr": stderr[-2000:],
     }
