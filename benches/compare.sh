@@ -51,9 +51,7 @@ rm -rf "$bench/store"
 # the Lambda function as Lambda runs it (the package's profile, built for this machine) against a
 # Python function under the same Runtime API harness, the model from moto, moto + 10 ms per
 # request, and a folder in the package (benches/lambda_compare.py)
-(cd functions/predict && CARGO_TARGET_DIR="$PWD/../../target/lambda-host" cargo build --release)
-"$venv/bin/python" benches/lambda_compare.py "$PWD/target/lambda-host/release/predict" "$PWD/$venv/bin/python" \
-  "$PWD/$maas" "$PWD/$bench" "${LAMBDA_RUNS:-10}" >"$bench/lambda.json"
+RUNS="${LAMBDA_RUNS:-10}" bash benches/lambda_compare.sh >/dev/null   # writes $bench/lambda.json
 
 # training on the reference shape: 20000 rows x 1000 features, 10 classes; 4000 more rows of
 # the same generator are the rows both sides are finally scored on

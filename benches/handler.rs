@@ -222,28 +222,25 @@ fn benches(c: &mut Criterion) {
             .map(|_| rng.random_range(-3.0..3.0))
             .collect()
     };
-    let mut inference = c.benchmark_group("inference");
-    for &b in &BATCHES {
-        inference.throughput(Throughput::Elements(b as u64));
-        inference.bench_with_input(BenchmarkId::from_parameter(b), &rows(b), |bench, x| {
-            bench.iter(|| model.predict(x, b).expect("predict"))
-        });
-    }
-    inference.finish();
+    // raw inference of `model` at every batch size, as group `name`
+    let mut inference_group = |name: &str, model: &LoadedModel| {
+        let mut group = c.benchmark_group(name);
+        for &b in &BATCHES {
+            group.throughput(Throughput::Elements(b as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(b), &rows(b), |bench, x| {
+                bench.iter(|| model.predict(x, b).expect("predict"))
+            });
+        }
+        group.finish();
+    };
+    inference_group("inference", &model);
 
     // the reference model quantised to int8 by onnxruntime (benches/precision_compare.py writes
     // it before compare.sh runs this): what tract makes of a lower-precision variant
     let int8_path = dir.join("reference-int8.onnx");
     if let Ok(int8) = std::fs::read(&int8_path) {
         let quantized = LoadedModel::from_bytes(&int8).expect("load the int8 model");
-        let mut group = c.benchmark_group("inference_int8");
-        for &b in &BATCHES {
-            group.throughput(Throughput::Elements(b as u64));
-            group.bench_with_input(BenchmarkId::from_parameter(b), &rows(b), |bench, x| {
-                bench.iter(|| quantized.predict(x, b).expect("predict"))
-            });
-        }
-        group.finish();
+        inference_group("inference_int8", &quantized);
     }
 
     // per-core comparison with onnxruntime's single-threaded session

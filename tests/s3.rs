@@ -619,15 +619,9 @@ fn s3_over_tls_verifies_the_endpoint_against_the_trusted_certificates() {
     assert!(moto.endpoint.starts_with("https://"), "{}", moto.endpoint);
     moto.bucket("mlstore");
     let no_dir = dir.join("no-certificate-directory");
+    // the system's trusted certificates, as rustls-native-certs reads them
     let with_roots = |ca: &std::path::Path, args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
-            .args(args)
-            .envs(moto.env())
-            // the system's trusted certificates, as rustls-native-certs reads them
-            .env("SSL_CERT_FILE", ca)
-            .env("SSL_CERT_DIR", &no_dir)
-            .output()
-            .expect("the maas binary runs")
+        moto.maas_with(&[("SSL_CERT_FILE", ca), ("SSL_CERT_DIR", &no_dir)], args)
     };
     let publish = [
         "publish",

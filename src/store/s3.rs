@@ -60,12 +60,16 @@ fn read_timeout() -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
-/// The endpoint requests go to, for messages (never credentials).
-fn endpoint() -> String {
+/// The S3-compatible endpoint the environment names, if any.
+fn configured_endpoint() -> Option<String> {
     ENDPOINT_VARIABLES
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "the AWS S3 endpoint".to_string())
+}
+
+/// The endpoint requests go to, for messages (never credentials).
+fn endpoint() -> String {
+    configured_endpoint().unwrap_or_else(|| "the AWS S3 endpoint".to_string())
 }
 
 /// One client per process, from the standard AWS chain (environment, profile, SSO, container
@@ -150,10 +154,7 @@ impl HttpClient for OnFirstRequest {
 
 /// Whether S3 requests go to an `http://` endpoint (an S3-compatible server without TLS).
 fn plain_http_endpoint() -> bool {
-    ENDPOINT_VARIABLES
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .is_some_and(|url| url.to_ascii_lowercase().starts_with("http://"))
+    configured_endpoint().is_some_and(|url| url.to_ascii_lowercase().starts_with("http://"))
 }
 
 /// The messages of an error and its sources, joined: what failed, down to the cause.

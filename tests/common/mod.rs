@@ -235,9 +235,15 @@ pub use moto::Moto;
 impl Moto {
     /// Runs `maas` against this server.
     pub fn maas(&self, args: &[&str]) -> Output {
+        self.maas_with(&[], args)
+    }
+
+    /// Runs `maas` against this server with `extra` variables in its environment too.
+    pub fn maas_with(&self, extra: &[(&str, &Path)], args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_maas"))
             .args(args)
             .envs(self.env())
+            .envs(extra.iter().copied())
             .output()
             .expect("the maas binary runs")
     }

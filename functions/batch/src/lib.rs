@@ -41,11 +41,6 @@ pub fn settings_from_env() -> Result<BatchSettings, String> {
     })
 }
 
-/// JSON logs at `RUST_LOG` or info.
-pub fn init_logging() {
-    maas::logging::init_json();
-}
-
 /// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an
 /// instant; `None` when it is not in the future.
 pub fn deadline(epoch_ms: u64) -> Option<Instant> {

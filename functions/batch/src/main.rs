@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    batch::init_logging();
+    maas::logging::init_json();
     let settings = batch::settings_from_env()?;
     let reference: maas::store::ModelRef = std::env::var("MAAS_MODEL")
         .map_err(|_| {

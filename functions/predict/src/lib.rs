@@ -30,11 +30,6 @@ pub fn config_from_env() -> Result<ServerConfig, ConfigError> {
     Ok(config)
 }
 
-/// JSON logs (with the invocation's span, which holds the request id) at `RUST_LOG` or info.
-pub fn init_logging() {
-    maas::logging::init_json();
-}
-
 /// Fixes an event before lambda_http reads it, so that a malformed event is answered 400
 /// instead of panicking inside lambda_http and failing the invocation.
 ///

@@ -9,7 +9,7 @@ use maas::store::ModelRef;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     keep_large_buffers_out_of_the_heap();
-    predict::init_logging();
+    maas::logging::init_json();
     let config = predict::config_from_env()?;
     if let Err(e) = maas::inference::set_threads(config.inference_threads) {
         tracing::warn!("{e}; inference runs on one thread");
