@@ -8,7 +8,8 @@ usage: lambda_compare.py BOOTSTRAP PYTHON MAAS BENCH_DIR RUNS
 Prints JSON: per side and S3 latency, medians of RUNS alternated runs: init (spawn → first
 `next`), first response, warm invocations (batch 1, then batch 256; response to response, so
 each includes the runtime's `next` round trip), peak RSS after init and the batch-1
-invocations, and at the end (after the batch-256 one).
+invocations, and at the end (after the batch-256 one), and the CPU time the process used up to
+its first response (what is its own work; the rest of the wall time is waiting on S3).
 """
 import asyncio
 import json
@@ -136,7 +137,7 @@ try:
                 assert len(answer["predictions"]) == 1, answer
                 assert len(json.loads(json.loads(r["answers"][2])["body"])["predictions"]) == 256
                 entry = results.setdefault(f"{side}|{latency}", {"init": [], "first_response": [], "warm": [], "warm_256": [], "peak_rss_kib": [],
-                                                                 "peak_rss_batch1_kib": []})
+                                                                 "peak_rss_batch1_kib": [], "cpu_first_response": []})
                 entry["init"].append(r["init"])
                 entry["first_response"].append(r["first_response"])
                 entry["warm"].append(r["responses"][1] - r["responses"][0])
@@ -144,6 +145,8 @@ try:
                 entry["peak_rss_kib"].append(r["peak_rss_kib"])
                 # asking for the batch-256 event: init and the batch-1 invocations done
                 entry["peak_rss_batch1_kib"].append(r["peaks_at_next_kib"][2])
+                # asking for the second event: the first answer posted
+                entry["cpu_first_response"].append(r["cpu_at_next_s"][1])
     print(json.dumps({k: {m: statistics.median(v) for m, v in e.items()} for k, e in results.items()}, indent=1))
 finally:
     moto.terminate()

@@ -6,7 +6,8 @@ process and reads its peak RSS (VmHWM) while it waits for the next event.
 
 usage (library): run(command, env, events) -> dict of seconds from spawn: init (first `next`),
   first_response, responses (each), peak_rss_kib (at the end), peaks_at_next_kib (the peak
-  each time the process asked for an event), answers (bodies), errors.
+  each time the process asked for an event), cpu_at_next_s (the CPU time its threads had used
+  each time it asked for an event), answers (bodies), errors.
 """
 import json
 import os
@@ -31,8 +32,9 @@ class _State:
         self.errors = []
         self.finished = threading.Event()
         self.pid = None
-        # the process's peak RSS (VmHWM, KiB) each time it asks for the next event
+        # the process's peak RSS (VmHWM, KiB) and CPU time (s) each time it asks for the next event
         self.peaks = []
+        self.cpu = []
         self.lock = threading.Lock()
 
 
@@ -62,6 +64,7 @@ def _handler(state):
                 return self._reply(404)
             now = time.perf_counter()
             state.peaks.append(_peak_rss_kib(state.pid))
+            state.cpu.append(_cpu_seconds(state.pid))
             with state.lock:
                 if state.init is None:
                     state.init = now - state.started
@@ -109,6 +112,19 @@ def _peak_rss_kib(pid):
         return None
 
 
+def _cpu_seconds(pid):
+    """CPU time (user + system) the process's threads have run, in ns precision: the first
+    field of each thread's schedstat (/proc/<pid>/stat counts in 10 ms ticks)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
 def lambda_env(api):
     return {
         "AWS_LAMBDA_RUNTIME_API": api,
@@ -153,5 +169,6 @@ def run(command, env, events, timeout=120):
         "errors": state.errors,
         "peak_rss_kib": peak if peak is not None else usage.ru_maxrss,
         "peaks_at_next_kib": state.peaks,
+        "cpu_at_next_s": state.cpu,
         "stderr": stderr[-2000:],
     }

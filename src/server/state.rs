@@ -46,13 +46,15 @@ pub const LAMBDA_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        // read once: in a container it means reading the cgroup's CPU quota files
+        let cores = cores();
         ServerConfig {
             max_rows: 1024,
             max_body_bytes: LAMBDA_MAX_BODY_BYTES,
             refresh: None,
             emit_metrics: false,
-            inference_threads: cores(),
-            max_concurrency: cores(),
+            inference_threads: cores,
+            max_concurrency: cores,
             admission_wait: Duration::from_millis(100),
             request_timeout: Some(Duration::from_secs(30)),
             drain_timeout: Duration::from_secs(30),

@@ -5,7 +5,15 @@ use std::sync::Arc;
 
 use super::folder::FolderBackend;
 use super::s3::S3Backend;
-use super::{StoreError, TransferProgress};
+use super::{sha256_hex, StoreError, TransferProgress};
+
+/// A model file as read from a backend, with the sha256 of its bytes (computed on the way in
+/// where the backend streams them).
+#[derive(Debug)]
+pub(crate) struct Downloaded {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
 
 /// The answer to a conditional read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,9 +99,12 @@ impl Backend {
         &self,
         key: &str,
         progress: Option<Arc<dyn TransferProgress>>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<Downloaded>, StoreError> {
         match self {
-            Backend::Folder(b) => b.get(key).await,
+            Backend::Folder(b) => Ok(b.get(key).await?.map(|bytes| Downloaded {
+                sha256: sha256_hex(&bytes),
+                bytes,
+            })),
             Backend::S3(b) => b.get_large(key, progress).await,
         }
     }

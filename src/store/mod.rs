@@ -32,11 +32,11 @@ use crate::manifest::{AttachedFile, Manifest, MANIFEST_FORMAT};
 use crate::manifest::{ModelDescription, ModelFile};
 pub use alias::AliasRecord;
 #[cfg(feature = "native")]
-use backend::Backend;
-#[cfg(feature = "native")]
 pub(crate) use backend::Decide;
 #[cfg(feature = "native")]
 pub use backend::{open_url, Changed, Listing};
+#[cfg(feature = "native")]
+use backend::{Backend, Downloaded};
 #[cfg(feature = "native")]
 pub use copy::Copied;
 pub use error::{validate_name, StoreError};
@@ -374,17 +374,16 @@ impl Store {
         } else {
             self.backend.get_model(&key, self.progress.clone()).await?
         };
-        let bytes = bytes.ok_or_else(|| StoreError::NoSuchFile {
+        let Downloaded { bytes, sha256 } = bytes.ok_or_else(|| StoreError::NoSuchFile {
             path: self.backend.describe(&key),
         })?;
-        let actual = sha256_hex(&bytes);
-        if actual != manifest.model.sha256 {
+        if sha256 != manifest.model.sha256 {
             return Err(StoreError::ChecksumMismatch {
                 name: name.into(),
                 file: manifest.model.file.clone(),
                 version,
                 expected: manifest.model.sha256,
-                actual,
+                actual: sha256,
             });
         }
         Ok((manifest, bytes))

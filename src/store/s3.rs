@@ -21,7 +21,10 @@ use bytes::Bytes;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
-use super::{Changed, Decide, Listing, StoreError, TransferProgress};
+use sha2::{Digest, Sha256};
+
+use super::backend::Downloaded;
+use super::{sha256_hex, Changed, Decide, Listing, StoreError, TransferProgress};
 
 /// Objects larger than this go up as a multipart upload and come down as parallel ranged GETs.
 pub const MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -532,12 +535,14 @@ impl S3Backend {
     }
 
     /// Reads a possibly large object: the first range tells the size, the rest come in
-    /// parallel ranged GETs.
-    pub async fn get_large(
+    /// parallel ranged GETs. The bytes land in one buffer of the object's size, and the first
+    /// range is hashed while it arrives (a model of up to one range is verified as soon as its
+    /// last bytes are in).
+    pub(crate) async fn get_large(
         &self,
         key: &str,
         progress: Option<Arc<dyn TransferProgress>>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<Downloaded>, StoreError> {
         let client = client().await;
         let full_key = self.key(key);
         let first = client
@@ -547,12 +552,15 @@ impl S3Backend {
             .range(format!("bytes=0-{}", PART_SIZE - 1))
             .send()
             .await;
-        let first = match first {
+        let mut first = match first {
             Ok(output) => output,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             // an empty object cannot be read by range
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-                return self.get(key).await
+                return Ok(self.get(key).await?.map(|bytes| Downloaded {
+                    sha256: sha256_hex(&bytes),
+                    bytes,
+                }))
             }
             Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
         };
@@ -565,17 +573,34 @@ impl S3Backend {
             path: self.describe(key),
             source: std::io::Error::other(e),
         };
-        let head = collect_body(first.body, || self.describe(key)).await?;
-        let Some(total) = total.filter(|t| *t > head.len()) else {
-            return Ok(Some(head.to_vec()));
+        let head_size = first.content_length().and_then(|n| usize::try_from(n).ok());
+        // capacity from the sizes S3 announced, capped: a wrong header cannot reserve memory
+        // the object does not fill
+        let mut body = Vec::with_capacity(total.or(head_size).unwrap_or(0).min(1 << 30));
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = first
+            .body
+            .try_next()
+            .await
+            .map_err(|e| read_error(e.to_string()))?
+        {
+            hasher.update(&chunk);
+            body.extend_from_slice(&chunk);
+        }
+        let head = body.len();
+        let Some(total) = total.filter(|t| *t > head) else {
+            return Ok(Some(Downloaded {
+                sha256: hex::encode(hasher.finalize()),
+                bytes: body,
+            }));
         };
         if let Some(p) = &progress {
             p.started(&self.describe(key), total as u64);
-            p.advanced(head.len() as u64);
+            p.advanced(head as u64);
         }
         let permits = Arc::new(Semaphore::new(PARALLEL_TRANSFERS));
         let mut tasks = JoinSet::new();
-        for start in (head.len()..total).step_by(PART_SIZE) {
+        for start in (head..total).step_by(PART_SIZE) {
             let end = (start + PART_SIZE).min(total) - 1;
             let permits = Arc::clone(&permits);
             let (bucket, key_owned) = (self.bucket.clone(), full_key.clone());
@@ -600,8 +625,7 @@ impl S3Backend {
                 Ok::<_, StoreError>((start, bytes))
             });
         }
-        let mut body = vec![0u8; total];
-        body[..head.len()].copy_from_slice(&head);
+        body.resize(total, 0);
         while let Some(joined) = tasks.join_next().await {
             let (start, bytes) = joined.map_err(|e| read_error(e.to_string()))??;
             if start + bytes.len() > total {
@@ -611,10 +635,14 @@ impl S3Backend {
             }
             body[start..start + bytes.len()].copy_from_slice(&bytes);
         }
+        hasher.update(&body[head..]);
         if let Some(p) = &progress {
             p.finished();
         }
-        Ok(Some(body))
+        Ok(Some(Downloaded {
+            sha256: hex::encode(hasher.finalize()),
+            bytes: body,
+        }))
     }
 
     /// "Folders" (common prefixes) and objects directly under `prefix` (which ends with `/`).
