@@ -15,6 +15,16 @@ pub(crate) struct Downloaded {
     pub sha256: String,
 }
 
+impl Downloaded {
+    /// Bytes read whole, hashed now.
+    pub(crate) fn hashed(bytes: Vec<u8>) -> Self {
+        Downloaded {
+            sha256: sha256_hex(&bytes),
+            bytes,
+        }
+    }
+}
+
 /// The answer to a conditional read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
@@ -101,10 +111,7 @@ impl Backend {
         progress: Option<Arc<dyn TransferProgress>>,
     ) -> Result<Option<Downloaded>, StoreError> {
         match self {
-            Backend::Folder(b) => Ok(b.get(key).await?.map(|bytes| Downloaded {
-                sha256: sha256_hex(&bytes),
-                bytes,
-            })),
+            Backend::Folder(b) => Ok(b.get(key).await?.map(Downloaded::hashed)),
             Backend::S3(b) => b.get_large(key, progress).await,
         }
     }

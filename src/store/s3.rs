@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use sha2::{Digest, Sha256};
 
 use super::backend::Downloaded;
-use super::{sha256_hex, Changed, Decide, Listing, StoreError, TransferProgress};
+use super::{Changed, Decide, Listing, StoreError, TransferProgress};
 
 /// Objects larger than this go up as a multipart upload and come down as parallel ranged GETs.
 pub const MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -557,10 +557,7 @@ impl S3Backend {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             // an empty object cannot be read by range
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-                return Ok(self.get(key).await?.map(|bytes| Downloaded {
-                    sha256: sha256_hex(&bytes),
-                    bytes,
-                }))
+                return Ok(self.get(key).await?.map(Downloaded::hashed))
             }
             Err(e) => return Err(classify(e, "read", self.describe(key), &self.bucket)),
         };
