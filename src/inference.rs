@@ -321,26 +321,28 @@ fn output_specs(
     Ok(outputs)
 }
 
+/// The ONNX protobuf decoded straight from the file's bytes. tract's own
+/// `proto_model_for_read` first copies them into a buffer of its own: one more copy of the
+/// model, in fresh pages, at every cold start (BENCHMARKS.md, issue 18).
+fn decode_proto(bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, InferenceError> {
+    use prost::Message;
+    tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| InferenceError::Load(e.to_string()))
+}
+
 impl LoadedModel {
     /// Parses, types and optimises an ONNX model: every input gets the datatype and shape the
     /// graph declares (symbolic dimensions stay symbolic), every numeric output is kept.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &*bytes)
-            .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
-        Self::from_proto(&onnx, proto)
+        let proto = decode_proto(bytes)?;
+        Self::from_proto(&tract_onnx::onnx(), proto)
     }
 
     /// As [`LoadedModel::from_bytes`], releasing the file's bytes as soon as they are parsed so
     /// that they never sit in memory beside tract's copy of the weights.
     pub fn from_vec(bytes: Vec<u8>) -> Result<Self, InferenceError> {
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut bytes.as_slice())
-            .map_err(|e| InferenceError::Load(format!("{e:#}")))?;
+        let proto = decode_proto(&bytes)?;
         drop(bytes);
-        Self::from_proto(&onnx, proto)
+        Self::from_proto(&tract_onnx::onnx(), proto)
     }
 
     fn from_proto(

@@ -57,6 +57,8 @@ pub mod loader;
 #[cfg(feature = "lambda-logging")]
 pub mod logging;
 pub mod manifest;
+#[cfg(all(feature = "native", target_os = "linux"))]
+pub mod memory;
 pub mod metrics;
 #[cfg(feature = "train")]
 pub mod pipeline;

@@ -3,6 +3,12 @@
 use maas::server::{router, state::ModelHandle};
 use maas::store::ModelRef;
 
+// model-sized buffers mapped whole at cold start (maas::memory: fewer page faults before the
+// first answer)
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: maas::memory::PopulatedLargeBuffers = maas::memory::PopulatedLargeBuffers;
+
 // one thread: Lambda hands the function one event at a time, the S3 reads at cold start overlap
 // as futures, and large inferences go to tokio's blocking pool; tokio's work-stealing
 // scheduler would only add code to the package
