@@ -321,10 +321,12 @@ fn output_specs(
     Ok(outputs)
 }
 
-/// The ONNX protobuf decoded straight from the file's bytes. tract's own
-/// `proto_model_for_read` first copies them into a buffer of its own: one more copy of the
-/// model, in fresh pages, at every cold start (BENCHMARKS.md, issue 18).
-fn decode_proto(bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, InferenceError> {
+/// The ONNX protobuf decoded from bytes it may slice: prost takes each tensor's `raw_data` from
+/// a `Bytes` without a copy and copies it once into the message. tract's `proto_model_for_read`
+/// first copies the file into a buffer of its own, and decoding from a plain slice copies every
+/// tensor twice: either way one more copy of the weights in fresh pages at every cold start
+/// (BENCHMARKS.md, issue 18).
+fn decode_proto(bytes: bytes::Bytes) -> Result<tract_onnx::pb::ModelProto, InferenceError> {
     use prost::Message;
     tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| InferenceError::Load(e.to_string()))
 }
@@ -333,15 +335,15 @@ impl LoadedModel {
     /// Parses, types and optimises an ONNX model: every input gets the datatype and shape the
     /// graph declares (symbolic dimensions stay symbolic), every numeric output is kept.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
-        let proto = decode_proto(bytes)?;
+        let proto = decode_proto(bytes::Bytes::copy_from_slice(bytes))?;
         Self::from_proto(&tract_onnx::onnx(), proto)
     }
 
     /// As [`LoadedModel::from_bytes`], releasing the file's bytes as soon as they are parsed so
     /// that they never sit in memory beside tract's copy of the weights.
     pub fn from_vec(bytes: Vec<u8>) -> Result<Self, InferenceError> {
-        let proto = decode_proto(&bytes)?;
-        drop(bytes);
+        // the bytes are released with the last slice of them, when decoding ends
+        let proto = decode_proto(bytes::Bytes::from(bytes))?;
         Self::from_proto(&tract_onnx::onnx(), proto)
     }
 
