@@ -2,13 +2,13 @@
 //! with every page mapped at once; smaller ones come from the system allocator.
 //!
 //! A cold start fills several buffers of the model's size in turn (the download, the parsed
-//! protobuf, tract's tensors, its packed weights). From the system allocator each is a fresh
-//! mapping whose pages fault in one at a time as they are first written: about 500 faults per
-//! 2 MB, a tenth of the function's CPU before its first answer with the reference model.
-//! `MAP_POPULATE` maps them in the one `mmap` call instead (BENCHMARKS.md, issue 18: first
-//! response −1.6 ms, peak RSS unchanged). Hand-written because this is a wrapper of the system
-//! allocator, not another allocator: jemalloc or mimalloc would bring their own footprint and
-//! code to a package measured in kilobytes.
+//! protobuf's weights, tract's tensor, its packed weights). From the system allocator each is a
+//! fresh mapping whose pages fault in one at a time as they are first written, about 500 faults
+//! per 2 MB; `MAP_POPULATE` maps them in the one `mmap` call instead (BENCHMARKS.md, issue 18:
+//! about 2 ms less CPU and 1.7 ms less to the first answer with the reference model, peak RSS
+//! unchanged: the buffers are written whole either way). Hand-written because it is a wrapper
+//! of the system allocator, not another allocator: jemalloc or mimalloc would bring their own
+//! footprint and code to a package measured in kilobytes.
 //!
 //! ```no_run
 //! #[global_allocator]
@@ -33,8 +33,9 @@ fn mapped(layout: &Layout) -> bool {
 // SAFETY: every block is either the system allocator's (small or over-aligned layouts, freed by
 // it) or a private anonymous mapping of exactly `layout.size()` bytes (freed by munmap); which one
 // is decided by the layout alone, which the caller passes back unchanged on dealloc and realloc.
-// Out of line: inlined into every allocation site of the program (fat LTO) the size check and
-// the mmap path added 79 KB to bootstrap.zip; a call costs what the call to malloc did.
+// Out of line: inlined into every allocation site of the program (fat LTO), the size check and
+// the mmap path added 79 KB to bootstrap.zip (40 KB out of line); a call costs what the call to
+// malloc did.
 unsafe impl GlobalAlloc for PopulatedLargeBuffers {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
