@@ -5,8 +5,8 @@
 //! protobuf's weights, tract's tensor, its packed weights). From the system allocator each is a
 //! fresh mapping whose pages fault in one at a time as they are first written, about 500 faults
 //! per 2 MB; `MAP_POPULATE` maps them in the one `mmap` call instead (BENCHMARKS.md, issue 18:
-//! about 2 ms less CPU and 1.7 ms less to the first answer with the reference model, peak RSS
-//! unchanged: the buffers are written whole either way). Hand-written because it is a wrapper
+//! 1.7 ms less CPU and 2 ms less to the first answer with the reference model, peak RSS within
+//! 0.3 MiB: the buffers are written whole either way). Hand-written because it is a wrapper
 //! of the system allocator, not another allocator: jemalloc or mimalloc would bring their own
 //! footprint and code to a package measured in kilobytes.
 //!
