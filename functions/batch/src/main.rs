@@ -7,7 +7,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 // model-sized buffers mapped whole at cold start (maas::memory: fewer page faults before the
-// first answer)
+// first event is scored)
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOCATOR: maas::memory::PopulatedLargeBuffers = maas::memory::PopulatedLargeBuffers;

@@ -27,12 +27,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     predict::run(router(model, config)).await
 }
 
-/// Loading a model allocates and frees several buffers of the model's size (the download, the
-/// parsed protobuf, tract's tensors before packing). glibc raises its mmap threshold each time
-/// such a buffer is freed, so the next ones land in the heap, which does not shrink: memory
-/// Lambda keeps billing. A fixed threshold keeps every buffer over 128 KiB in its own mapping,
-/// returned to the system when freed (BENCHMARKS.md: about 1 MiB less peak RSS with the
-/// reference model). No such knob is needed where glibc is not the allocator.
+/// Buffers of 1 MiB and more (a model's download, its weights) are mapped by the global
+/// allocator itself (`maas::memory`); smaller ones come from glibc, whose mmap threshold rises
+/// each time such a buffer (a small model's, a large request's) is freed, so the next ones land
+/// in the heap, which does not shrink: memory Lambda keeps billing. A fixed threshold keeps
+/// every buffer over 128 KiB in its own mapping, returned to the system when freed
+/// (BENCHMARKS.md: about 1 MiB less peak RSS with the reference model, measured before
+/// `maas::memory` took the larger buffers). No such knob is needed where glibc is not the
+/// allocator.
 fn keep_large_buffers_out_of_the_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's parameters; called before other threads exist
