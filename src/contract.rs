@@ -33,6 +33,42 @@ pub struct TensorSpec {
     /// ONNX-style lower-case type name, e.g. `float32`.
     pub dtype: String,
     pub shape: Vec<i64>,
+    /// The name of each dimension of `shape` that is symbolic (`batch_size`,
+    /// `past_sequence_length + sequence_length`), `None` for a fixed one; empty in manifests
+    /// written before maas kept the names, and for graphs typed per shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dim_names: Vec<Option<String>>,
+}
+
+impl TensorSpec {
+    /// A spec whose dimensions are all fixed but a leading `-1` batch (`batch`).
+    pub fn batched(name: &str, dtype: &str, shape: Vec<i64>) -> TensorSpec {
+        let dim_names = shape
+            .iter()
+            .map(|&d| (d < 0).then(|| BATCH_DIM.to_string()))
+            .collect();
+        TensorSpec {
+            name: name.to_string(),
+            dtype: dtype.to_string(),
+            shape,
+            dim_names,
+        }
+    }
+
+    /// Each dimension as a person reads it: its number, or its symbol's name (`batch` for a
+    /// leading symbolic dimension a manifest did not name, `?` for any other).
+    pub fn dim_labels(&self) -> Vec<String> {
+        self.shape
+            .iter()
+            .enumerate()
+            .map(|(j, &n)| match self.dim_names.get(j) {
+                _ if n >= 0 => n.to_string(),
+                Some(Some(name)) => name.clone(),
+                _ if j == 0 => BATCH_DIM.to_string(),
+                _ => "?".to_string(),
+            })
+            .collect()
+    }
 }
 
 /// `metadata_props` key of the task a maas export performs (`classifier` or `regression`).

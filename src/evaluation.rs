@@ -62,7 +62,7 @@ pub fn evaluate<R: Read>(
     let n_features = rows_input(model, Task::Classifier)?;
     let columns = feature_columns(model, n_features, rows.feature_names())?;
     let width = rows.feature_names().len();
-    let mut labels = model.labels.clone();
+    let mut labels = model.labels().to_vec();
     let mut unknown_labels = Vec::new();
     let mut confusion = vec![vec![0u64; labels.len()]; labels.len()];
     let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
@@ -168,12 +168,12 @@ pub fn evaluate_regression<R: Read>(
 
 /// The feature count of a model that takes rows of float32 features and answers as `task`.
 fn rows_input(model: &LoadedModel, task: Task) -> Result<usize, EvaluationError> {
-    match (model.task == task, model.n_features()) {
+    match (model.task() == task, model.n_features()) {
         (true, Some(f)) => Ok(f),
         _ => Err(EvaluationError::NotARowsClassifier {
-            task: model.task,
+            task: model.task(),
             inputs: model
-                .inputs
+                .inputs()
                 .iter()
                 .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
                 .collect::<Vec<_>>()
@@ -188,10 +188,10 @@ fn feature_columns(
     n_features: usize,
     data_features: &[String],
 ) -> Result<Vec<usize>, EvaluationError> {
-    let by_name: Option<Vec<usize>> = (!model.feature_names.is_empty())
+    let by_name: Option<Vec<usize>> = (!model.feature_names().is_empty())
         .then(|| {
             model
-                .feature_names
+                .feature_names()
                 .iter()
                 .map(|name| data_features.iter().position(|f| f == name))
                 .collect()
@@ -204,7 +204,7 @@ fn feature_columns(
         return Ok((0..n_features).collect());
     }
     match model
-        .feature_names
+        .feature_names()
         .iter()
         .find(|name| !data_features.contains(name))
     {

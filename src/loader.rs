@@ -91,7 +91,7 @@ fn described(
     let d = &manifest.description;
     match d.task {
         Some(task) => model.set_task(task, d.answer_output.as_deref(), d.labels.clone())?,
-        None if !d.labels.is_empty() && d.labels != model.labels => {
+        None if !d.labels.is_empty() && d.labels != model.labels() => {
             model.set_labels(d.labels.clone())?
         }
         None => {}

@@ -214,12 +214,32 @@ pub enum TensorError {
 
 /// A tensor with checked shape and values: `shape`'s product elements of `dtype`, stored as
 /// little-endian bytes (tract's own layout on the little-endian machines Lambda runs on).
+///
+/// The fields are private: [`Tensor::to_tract`] hands the bytes to tract unchecked, so every
+/// constructor checks that they hold exactly the shape's element count and that BOOL bytes are
+/// 0 or 1, and nothing can change the datatype or the shape afterwards:
+///
+/// ```compile_fail
+/// let mut t = maas::tensor::Tensor::from_f32("x", vec![2], &[1.0, 2.0]).unwrap();
+/// t.shape = vec![1 << 20]; // private: a shape larger than the bytes cannot be set
+/// ```
+///
+/// ```compile_fail
+/// let mut t = maas::tensor::Tensor::from_f32("x", vec![4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+/// t.dtype = maas::tensor::DType::Bool; // private: f32 bytes cannot be relabelled as BOOL
+/// ```
+///
+/// ```
+/// use maas::tensor::{DType, Tensor};
+/// // the constructors refuse what to_tract could not take
+/// assert!(Tensor::from_f32("x", vec![4], &[1.0, 2.0]).is_err());
+/// assert!(Tensor::from_le_bytes("m", DType::Bool, &[4], &[0, 1, 7, 0], 1 << 20).is_err());
+/// assert!(Tensor::from_le_bytes("x", DType::F32, &[2], &[0; 4], 1 << 20).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
-    /// The element type.
-    pub dtype: DType,
-    /// The dimensions.
-    pub shape: Vec<usize>,
+    dtype: DType,
+    shape: Vec<usize>,
     bytes: Vec<u8>,
 }
 
@@ -327,21 +347,43 @@ impl Tensor {
         })
     }
 
-    /// A tensor from tract's output.
+    /// A tensor from tract's output (`None` for a datatype maas does not serve).
     pub fn from_tract(tensor: &tract_onnx::prelude::Tensor) -> Option<Tensor> {
         let dtype = DType::from_tract(tensor.datum_type())?;
+        let bytes = tensor.as_bytes();
+        // tract's tensors hold their shape's elements; checked all the same, as to_tract relies
+        // on it
+        let elements: Option<usize> = tensor
+            .shape()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements?.checked_mul(dtype.size())? != bytes.len()
+            || (dtype == DType::Bool && bytes.iter().any(|&b| b > 1))
+        {
+            return None;
+        }
         Some(Tensor {
             dtype,
             shape: tensor.shape().to_vec(),
-            bytes: tensor.as_bytes().to_vec(),
+            bytes: bytes.to_vec(),
         })
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
     }
 
     /// tract's tensor of the same values.
     pub fn to_tract(&self) -> tract_onnx::prelude::TractResult<tract_onnx::prelude::Tensor> {
-        // SAFETY: `bytes` holds exactly the shape's element count of `dtype` (checked when the
-        // tensor was made), every bit pattern is a valid value of the numeric types, and BOOL
-        // bytes were checked to be 0 or 1.
+        // SAFETY: `bytes` holds exactly the shape's element count of `dtype` (every constructor
+        // checks it and the fields are private), every bit pattern is a valid value of the
+        // numeric types, and BOOL bytes were checked to be 0 or 1 when the tensor was made.
         unsafe {
             tract_onnx::prelude::Tensor::from_raw_dt(
                 self.dtype.to_tract(),
@@ -402,13 +444,35 @@ impl Tensor {
         }
     }
 
-    /// A float32 tensor of `values` (row-major) with `shape`.
-    pub fn from_f32(shape: Vec<usize>, values: &[f32]) -> Tensor {
-        Tensor {
+    /// A float32 tensor of `values` (row-major) with `shape`, refused when the shape's
+    /// element count is not the number of values.
+    pub fn from_f32(name: &str, shape: Vec<usize>, values: &[f32]) -> Result<Tensor, TensorError> {
+        let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements != Some(values.len()) {
+            return Err(TensorError::Count {
+                name: name.to_string(),
+                found: values.len().to_string(),
+                shape: shape.iter().map(|&d| d as i64).collect(),
+                needed: elements.unwrap_or(usize::MAX),
+            });
+        }
+        Ok(Tensor {
             dtype: DType::F32,
             shape,
             bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        }
+        })
+    }
+}
+
+/// How a JSON value is named in an error message: `a string`, `a list`, …
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -473,10 +537,7 @@ impl JsonContext<'_> {
         let Value::Array(items) = value else {
             return Err(self.value_error(
                 path,
-                format!(
-                    "is {}, expected a list of values",
-                    crate::protocol::json_kind(value)
-                ),
+                format!("is {}, expected a list of values", json_kind(value)),
             ));
         };
         for (i, item) in items.iter().enumerate() {
@@ -507,20 +568,14 @@ impl JsonContext<'_> {
                 }
                 other => Err(self.value_error(
                     path,
-                    format!(
-                        "is {}, expected true or false (BOOL)",
-                        crate::protocol::json_kind(other)
-                    ),
+                    format!("is {}, expected true or false (BOOL)", json_kind(other)),
                 )),
             };
         }
         let Value::Number(n) = item else {
             return Err(self.value_error(
                 path,
-                format!(
-                    "is {}, expected a number ({dtype})",
-                    crate::protocol::json_kind(item)
-                ),
+                format!("is {}, expected a number ({dtype})", json_kind(item)),
             ));
         };
         if dtype.is_float() {

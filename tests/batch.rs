@@ -489,3 +489,65 @@ fn s3_objects_and_their_ranges_score_through_multipart_outputs_like_a_folder() {
         "{again}"
     );
 }
+
+#[test]
+fn a_read_that_breaks_mid_object_leaves_no_multipart_upload_and_no_partial_file() {
+    #[path = "common/proxy.rs"]
+    mod proxy;
+    let moto = Moto::start(&[]);
+    moto.bucket("maas-faults");
+    // about 19 MB of rows: more than one 8 MiB part of answers goes up before the read breaks
+    let text = digits_with_ids(120_000);
+    moto.put("maas-faults", "in/big.csv", text.as_bytes());
+    let proxy = proxy::Proxy::start(moto.endpoint.trim_start_matches("http://"));
+    proxy.cut_after(12 << 20);
+    let run = |output: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_maas"))
+            .args(["batch", "--model", &digits_onnx(), "--input"])
+            .args(["s3://maas-faults/in/big.csv", "--output", output])
+            .envs(moto.env())
+            .env("AWS_ENDPOINT_URL_S3", &proxy.endpoint)
+            .output()
+            .unwrap()
+    };
+    // to S3: the read breaks after 12 MiB, the answers' multipart upload is aborted
+    let out = run("s3://maas-faults/out/");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("in/big.csv"),
+        "the error names the object: {stderr}"
+    );
+    assert!(!moto.exists("maas-faults", "out/in/big.csv.out.jsonl"));
+    assert_eq!(
+        moto.open_uploads("maas-faults"),
+        0,
+        "no multipart upload left open"
+    );
+    // to a folder: no partial file either
+    let dir = scratch("batch-cut");
+    let out = run(dir.to_str().unwrap());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = walk(&dir);
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -20,7 +20,7 @@ fn tract_matches_onnxruntime_on_the_committed_digits_model() {
     }
     assert!(max_diff <= 1e-5, "tract vs onnxruntime: {max_diff}");
     assert_eq!(
-        model.labels,
+        model.labels(),
         (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
     );
     let predicted = maas::inference::argmax_rows(&ours, 10);

@@ -234,62 +234,78 @@ pub async fn score(
     let mut pending = Pending::default();
     // line numbers are known when reading from the start of the object
     let mut line_number = (start == 0).then_some(0u64);
-    loop {
-        if deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d) {
+    // every way out of the loop but its end leaves nothing behind: the outputs are aborted
+    // (no multipart upload left open on S3, no partial file in a folder)
+    let scored: Result<bool, BatchError> = async {
+        loop {
+            if deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d) {
+                return Ok(false);
+            }
+            let next = match replay.take() {
+                Some(line) => Some(line),
+                None => lines.next_line().await.map_err(read_error)?,
+            };
+            let Some(line) = next else {
+                break;
+            };
+            report.reached_offset = line.offset + line.text.len() as u64 + 1;
+            line_number = line_number.map(|n| n + 1);
+            report.reached_line = line_number;
+            if format == Format::Csv && line.offset == 0 {
+                continue;
+            }
+            let parsed = parser.parse(&line.text);
+            if !matches!(parsed, Ok(Parsed::Blank)) {
+                report.rows += 1;
+            }
+            match parsed {
+                Ok(Parsed::Blank) => {}
+                Ok(Parsed::Row { features, keep }) => {
+                    pending.push(features, keep, line.offset, line_number);
+                    if pending.len() >= BATCH_ROWS {
+                        pending.flush(&mut out, &mut report).await?;
+                        progress(report.rows);
+                    }
+                }
+                Ok(Parsed::Named { inputs, keep }) => {
+                    // rows before it go out first, so that answers keep the input's order
+                    pending.flush(&mut out, &mut report).await?;
+                    match run_named(&model, inputs).await {
+                        Ok(outputs) => {
+                            let mut object = keep;
+                            object.insert("outputs".into(), outputs);
+                            out.answer(object).await?;
+                            report.scored += 1;
+                        }
+                        Err(reason) => {
+                            out.error(line.offset, line_number, &reason).await?;
+                            report.failed += 1;
+                        }
+                    }
+                }
+                Err(reason) => {
+                    pending.flush(&mut out, &mut report).await?;
+                    out.error(line.offset, line_number, &reason).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        pending.flush(&mut out, &mut report).await?;
+        Ok(true)
+    }
+    .await;
+    match scored {
+        Ok(true) => {}
+        Ok(false) => {
             out.abort().await;
             report.complete = false;
             return Ok(report);
         }
-        let next = match replay.take() {
-            Some(line) => Some(line),
-            None => lines.next_line().await.map_err(read_error)?,
-        };
-        let Some(line) = next else {
-            break;
-        };
-        report.reached_offset = line.offset + line.text.len() as u64 + 1;
-        line_number = line_number.map(|n| n + 1);
-        report.reached_line = line_number;
-        if format == Format::Csv && line.offset == 0 {
-            continue;
-        }
-        let parsed = parser.parse(&line.text);
-        if !matches!(parsed, Ok(Parsed::Blank)) {
-            report.rows += 1;
-        }
-        match parsed {
-            Ok(Parsed::Blank) => {}
-            Ok(Parsed::Row { features, keep }) => {
-                pending.push(features, keep, line.offset, line_number);
-                if pending.len() >= BATCH_ROWS {
-                    pending.flush(&mut out, &mut report).await?;
-                    progress(report.rows);
-                }
-            }
-            Ok(Parsed::Named { inputs, keep }) => {
-                // rows before it go out first, so that answers keep the input's order
-                pending.flush(&mut out, &mut report).await?;
-                match run_named(&model, inputs).await {
-                    Ok(outputs) => {
-                        let mut object = keep;
-                        object.insert("outputs".into(), outputs);
-                        out.answer(object).await?;
-                        report.scored += 1;
-                    }
-                    Err(reason) => {
-                        out.error(line.offset, line_number, &reason).await?;
-                        report.failed += 1;
-                    }
-                }
-            }
-            Err(reason) => {
-                pending.flush(&mut out, &mut report).await?;
-                out.error(line.offset, line_number, &reason).await?;
-                report.failed += 1;
-            }
+        Err(error) => {
+            out.abort().await;
+            return Err(error);
         }
     }
-    pending.flush(&mut out, &mut report).await?;
     progress(report.rows);
     report.reached_offset = report.reached_offset.max(end);
     report.errors_output = out.finish().await?;
@@ -367,7 +383,10 @@ impl Writer {
         let mut errors_output = None;
         if let Some(errors) = self.errors {
             errors_output = Some(errors.location().to_string());
-            errors.finish().await?;
+            if let Err(error) = errors.finish().await {
+                self.answers.abort().await;
+                return Err(error.into());
+            }
         }
         self.answers.finish().await?;
         Ok(errors_output)
@@ -422,7 +441,13 @@ impl Pending {
         let served = out.model.clone();
         let width = self.width;
         let answered = tokio::task::spawn_blocking(move || {
-            let tensor = Tensor::from_f32(vec![rows, width], &values);
+            let name = served
+                .model
+                .inputs()
+                .first()
+                .map_or("input", |i| i.name.as_str());
+            let tensor =
+                Tensor::from_f32(name, vec![rows, width], &values).map_err(|e| e.to_string())?;
             let outputs = served.model.run(&[tensor]).map_err(|e| e.to_string())?;
             protocol::native_response(&served.model, &served.name, served.version, outputs)
                 .map_err(|e| e.to_string())

@@ -4,7 +4,7 @@
 //! the end, or a file renamed into place; either carries the stamp of what it was made from.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -294,7 +294,10 @@ fn stamp_file(path: &std::path::Path) -> PathBuf {
     path.with_file_name(format!(".{name}.stamp.json"))
 }
 
-/// An output being written: nothing is visible at its location until [`Output::finish`].
+/// An output being written: nothing is visible at its location until [`Output::finish`]. One
+/// that is dropped unfinished (an error, a cancelled task) is aborted: its partial file removed,
+/// its multipart upload aborted (on the runtime, as drop cannot wait); [`Output::abort`] does
+/// the same and waits for it.
 pub struct Output {
     location: Location,
     metadata: HashMap<String, String>,
@@ -312,6 +315,46 @@ enum OutputState {
         temporary: PathBuf,
         file: tokio::io::BufWriter<tokio::fs::File>,
     },
+    /// Finished or aborted: nothing is left to clean up.
+    Closed,
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, OutputState::Closed) {
+            OutputState::File { temporary, file } => {
+                drop(file);
+                let _ = std::fs::remove_file(temporary);
+            }
+            OutputState::S3 {
+                upload_id: Some(id),
+                ..
+            } => {
+                if let (Location::S3 { bucket, key }, Ok(runtime)) =
+                    (&self.location, tokio::runtime::Handle::try_current())
+                {
+                    let (bucket, key) = (bucket.clone(), key.clone());
+                    runtime.spawn(async move { abort_upload(&bucket, &key, id).await });
+                }
+            }
+            OutputState::S3 { .. } | OutputState::Closed => {}
+        }
+    }
+}
+
+/// Aborts a multipart upload; a failure leaves it to the bucket's lifecycle rule.
+async fn abort_upload(bucket: &str, key: &str, upload_id: String) {
+    if let Err(e) = client()
+        .await
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        tracing::warn!(bucket, key, error = %e, "could not abort an unfinished multipart upload");
+    }
 }
 
 impl Output {
@@ -379,6 +422,11 @@ impl Output {
                 }
                 Ok(())
             }
+            OutputState::Closed => Err(io_error(
+                "write",
+                &self.location,
+                std::io::Error::other("the output is already closed"),
+            )),
         }
     }
 
@@ -434,34 +482,20 @@ impl Output {
         Ok(())
     }
 
-    /// Makes the output visible at its location, whole, with its stamp.
+    /// Makes the output visible at its location, whole, with its stamp; on failure nothing is
+    /// left behind.
     pub async fn finish(mut self) -> Result<u64, StoreError> {
-        match &self.state {
-            OutputState::File { .. } => {
-                let OutputState::File {
-                    temporary,
-                    mut file,
-                } = self.state
-                else {
-                    return Ok(self.written);
-                };
-                let Location::File(path) = &self.location else {
-                    return Ok(self.written);
-                };
-                file.flush()
-                    .await
-                    .map_err(|e| io_error("write", &self.location, e))?;
-                drop(file);
-                let stamp = serde_json::to_vec(&self.metadata).unwrap_or_default();
-                tokio::fs::write(stamp_file(path), stamp)
-                    .await
-                    .map_err(|e| io_error("write", &self.location, e))?;
-                tokio::fs::rename(&temporary, path)
-                    .await
-                    .map_err(|e| io_error("write", &self.location, e))?;
-                Ok(self.written)
+        match std::mem::replace(&mut self.state, OutputState::Closed) {
+            OutputState::File { temporary, file } => {
+                let finished = self.finish_file(&temporary, file).await;
+                if finished.is_err() {
+                    let _ = tokio::fs::remove_file(&temporary).await;
+                }
+                finished.map(|()| self.written)
             }
-            OutputState::S3 { .. } => {
+            state @ OutputState::S3 { .. } => {
+                // kept in place until completed, so that a failure aborts the upload (drop)
+                self.state = state;
                 // the last part may be small, and an empty output is one empty part
                 self.upload_part().await?;
                 let Location::S3 { bucket, key } = &self.location else {
@@ -487,17 +521,52 @@ impl Output {
                     .send()
                     .await;
                 match completed {
-                    Ok(_) => Ok(self.written),
-                    Err(e) if completed_anyway(&e) => Ok(self.written),
-                    Err(e) => Err(classify(e, "write", self.location.to_string(), bucket)),
+                    Ok(_) => {}
+                    Err(e) if completed_anyway(&e) => {}
+                    Err(e) => {
+                        let error = classify(e, "write", self.location.to_string(), bucket);
+                        if let OutputState::S3 {
+                            upload_id: Some(id),
+                            ..
+                        } = std::mem::replace(&mut self.state, OutputState::Closed)
+                        {
+                            abort_upload(bucket, key, id).await;
+                        }
+                        return Err(error);
+                    }
                 }
+                self.state = OutputState::Closed;
+                Ok(self.written)
             }
+            OutputState::Closed => Ok(self.written),
         }
     }
 
+    /// Flushes a folder output, writes its stamp and moves it into place.
+    async fn finish_file(
+        &self,
+        temporary: &Path,
+        mut file: tokio::io::BufWriter<tokio::fs::File>,
+    ) -> Result<(), StoreError> {
+        let Location::File(path) = &self.location else {
+            return Ok(());
+        };
+        file.flush()
+            .await
+            .map_err(|e| io_error("write", &self.location, e))?;
+        drop(file);
+        let stamp = serde_json::to_vec(&self.metadata).unwrap_or_default();
+        tokio::fs::write(stamp_file(path), stamp)
+            .await
+            .map_err(|e| io_error("write", &self.location, e))?;
+        tokio::fs::rename(temporary, path)
+            .await
+            .map_err(|e| io_error("write", &self.location, e))
+    }
+
     /// Drops what was written: nothing appears at the location.
-    pub async fn abort(self) {
-        match self.state {
+    pub async fn abort(mut self) {
+        match std::mem::replace(&mut self.state, OutputState::Closed) {
             OutputState::File { temporary, file } => {
                 drop(file);
                 let _ = tokio::fs::remove_file(temporary).await;
@@ -507,17 +576,10 @@ impl Output {
                 ..
             } => {
                 if let Location::S3 { bucket, key } = &self.location {
-                    let _ = client()
-                        .await
-                        .abort_multipart_upload()
-                        .bucket(bucket)
-                        .key(key)
-                        .upload_id(id)
-                        .send()
-                        .await;
+                    abort_upload(bucket, key, id).await;
                 }
             }
-            OutputState::S3 { .. } => {}
+            OutputState::S3 { .. } | OutputState::Closed => {}
         }
     }
 }

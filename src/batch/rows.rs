@@ -101,7 +101,7 @@ impl RowParser {
         let mut parser = RowParser {
             format,
             n_features: model.n_features(),
-            feature_names: model.feature_names.clone(),
+            feature_names: model.feature_names().to_vec(),
             keep: keep.to_vec(),
             feature_columns: Vec::new(),
             keep_columns: Vec::new(),
@@ -113,7 +113,7 @@ impl RowParser {
         let Some(n_features) = parser.n_features else {
             return Err(LayoutError::NamedInputs(
                 model
-                    .inputs
+                    .inputs()
                     .iter()
                     .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
                     .collect::<Vec<_>>()

@@ -164,9 +164,9 @@ pub fn response(
     for &(i, _) in selected {
         let tensor = &outputs[i];
         listed.push(InferOutputTensor {
-            name: served.model.outputs[i].name.clone(),
-            datatype: tensor.dtype.kserve_name().to_string(),
-            shape: tensor.shape.iter().map(|&d| d as i64).collect(),
+            name: served.model.outputs()[i].name.clone(),
+            datatype: tensor.dtype().kserve_name().to_string(),
+            shape: tensor.shape().iter().map(|&d| d as i64).collect(),
             parameters: Default::default(),
             contents: None,
         });

@@ -223,11 +223,8 @@ pub async fn train_and_publish(
     let onnx = export::to_onnx(&model, names, &data.feature_names)?;
     let parity = check_parity(&onnx, &held_out_x, &answers)?;
 
-    let tensor = |name: &str, width: usize| TensorSpec {
-        name: name.to_string(),
-        dtype: "float32".to_string(),
-        shape: vec![-1, width as i64],
-    };
+    let tensor =
+        |name: &str, width: usize| TensorSpec::batched(name, "float32", vec![-1, width as i64]);
     let description = ModelDescription {
         inputs: vec![tensor(INPUT_NAME, data.n_features())],
         outputs: vec![tensor(output, model.n_outputs())],

@@ -145,8 +145,8 @@ pub fn model_metadata(name: &str, version: Option<u64>, model: &LoadedModel) -> 
         name: name.to_string(),
         versions: version.map(|v| vec![v.to_string()]).unwrap_or_default(),
         platform: "onnx".to_string(),
-        inputs: model.inputs.iter().map(metadata_tensor).collect(),
-        outputs: model.outputs.iter().map(metadata_tensor).collect(),
+        inputs: model.inputs().iter().map(metadata_tensor).collect(),
+        outputs: model.outputs().iter().map(metadata_tensor).collect(),
     }
 }
 
@@ -203,14 +203,14 @@ pub fn tensors_from_request(
     model: &LoadedModel,
     max_elements: usize,
 ) -> Result<Vec<Tensor>, InputError> {
-    let mut slots: Vec<Option<Tensor>> = vec![None; model.inputs.len()];
+    let mut slots: Vec<Option<Tensor>> = vec![None; model.inputs().len()];
     let mut offset = 0usize;
     for input in &request.inputs {
-        let Some(position) = model.inputs.iter().position(|i| i.name == input.name) else {
+        let Some(position) = model.inputs().iter().position(|i| i.name == input.name) else {
             return Err(InputError::Invalid(format!(
                 "unknown input '{}': the model's inputs are {}",
                 input.name,
-                names(&model.inputs)
+                names(model.inputs())
             )));
         };
         if slots[position].is_some() {
@@ -224,7 +224,7 @@ pub fn tensors_from_request(
                 "datatype '{}' is not supported for input '{}': send {}",
                 input.datatype,
                 input.name,
-                datatype_of(&model.inputs[position].dtype)
+                datatype_of(&model.inputs()[position].dtype)
             )));
         };
         let expected = model.input_dtype(position);
@@ -283,7 +283,7 @@ pub fn tensors_from_request(
     }
     let missing: Vec<&str> = slots
         .iter()
-        .zip(&model.inputs)
+        .zip(model.inputs())
         .filter(|(slot, _)| slot.is_none())
         .map(|(_, spec)| spec.name.as_str())
         .collect();
@@ -296,7 +296,7 @@ pub fn tensors_from_request(
                 .map(|m| format!("'{m}'"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            names(&model.inputs)
+            names(model.inputs())
         )));
     }
     Ok(slots.into_iter().flatten().collect())
@@ -328,15 +328,17 @@ pub fn selected_outputs(
         };
     let all_binary = flag(&request.parameters, "binary_data_output")?.unwrap_or(false);
     match &request.outputs {
-        None => Ok((0..model.outputs.len()).map(|i| (i, all_binary)).collect()),
+        None => Ok((0..model.outputs().len())
+            .map(|i| (i, all_binary))
+            .collect()),
         Some(wanted) => {
             let mut chosen = Vec::with_capacity(wanted.len());
             for output in wanted {
-                let Some(i) = model.outputs.iter().position(|o| o.name == output.name) else {
+                let Some(i) = model.outputs().iter().position(|o| o.name == output.name) else {
                     return Err(InputError::Invalid(format!(
                         "unknown output '{}': the model's outputs are {}",
                         output.name,
-                        names(&model.outputs)
+                        names(model.outputs())
                     )));
                 };
                 if chosen.iter().any(|(c, _)| *c == i) {
@@ -379,9 +381,9 @@ pub fn response(
     for &(i, as_binary) in selected {
         let tensor = &outputs[i];
         let mut output = InferOutput {
-            name: model.outputs[i].name.clone(),
-            datatype: tensor.dtype.kserve_name().to_string(),
-            shape: tensor.shape.clone(),
+            name: model.outputs()[i].name.clone(),
+            datatype: tensor.dtype().kserve_name().to_string(),
+            shape: tensor.shape().to_vec(),
             data: None,
             parameters: None,
         };

@@ -117,17 +117,7 @@ pub enum InputError {
     Invalid(String),
 }
 
-/// Names a JSON value's kind for error messages.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::tensor::json_kind;
 
 /// A JSON number as f64, or an error naming where it sits.
 pub(crate) fn json_number(value: &Value, path: impl FnOnce() -> String) -> Result<f64, InputError> {
@@ -347,19 +337,21 @@ pub fn native_tensors(
                 return Err(InputError::Invalid(format!(
                     "this model takes named inputs ({}): send {{\"inputs\": {{\"{}\": [...]}}}}",
                     model
-                        .inputs
+                        .inputs()
                         .iter()
                         .map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    model.inputs.first().map_or("input", |i| i.name.as_str())
+                    model.inputs().first().map_or("input", |i| i.name.as_str())
                 )));
             };
             let batch = Batch::from_rows(rows, features)?;
+            let name = model.inputs().first().map_or("input", |i| i.name.as_str());
             Ok(vec![Tensor::from_f32(
+                name,
                 vec![batch.rows, features],
                 &batch.values,
-            )])
+            )?])
         }
         NativeInputs::Named(named) => tensors_from_named(named, model, max_elements),
     }
@@ -373,8 +365,8 @@ pub fn native_response(
     model_version: Option<u64>,
     outputs: Vec<Tensor>,
 ) -> Result<NativeResponse, InferenceError> {
-    let answer = model.answer.and_then(|i| outputs.get(i));
-    match (model.task, answer) {
+    let answer = model.answer_index().and_then(|i| outputs.get(i));
+    match (model.task(), answer) {
         (Task::Classifier, Some(answer)) => {
             let probabilities = answer.to_f32().ok_or_else(|| {
                 InferenceError::Run("the probabilities output is not a float tensor".into())
@@ -390,7 +382,7 @@ pub fn native_response(
             let values = answer.to_f32().ok_or_else(|| {
                 InferenceError::Run("the regression output is not a float tensor".into())
             })?;
-            let width = answer.shape.get(1).copied().unwrap_or(1).max(1);
+            let width = answer.shape().get(1).copied().unwrap_or(1).max(1);
             let predictions = values
                 .chunks_exact(width)
                 .map(|row| match row {
@@ -410,7 +402,7 @@ pub fn native_response(
             model_name: model_name.to_string(),
             model_version,
             outputs: model
-                .outputs
+                .outputs()
                 .iter()
                 .zip(&outputs)
                 .map(|(spec, tensor)| (spec.name.clone(), named_output(tensor)))
@@ -432,7 +424,7 @@ pub fn labelled(
         .chunks_exact(classes)
         .zip(best)
         .map(|(row, b)| Prediction {
-            label: model.labels[b as usize].clone(),
+            label: model.labels()[b as usize].clone(),
             probability: row[b as usize],
             probabilities: row.to_vec(),
         })
@@ -440,7 +432,7 @@ pub fn labelled(
     PredictResponse {
         model_name: model_name.to_string(),
         model_version,
-        labels: model.labels.clone(),
+        labels: model.labels().to_vec(),
         predictions,
     }
 }

@@ -76,20 +76,20 @@ pub fn tensors_from_named(
 ) -> Result<Vec<Tensor>, InputError> {
     if let Some(unknown) = named
         .keys()
-        .find(|k| !model.inputs.iter().any(|i| &i.name == *k))
+        .find(|k| !model.inputs().iter().any(|i| &i.name == *k))
     {
         return Err(InputError::Invalid(format!(
             "unknown input '{unknown}': the model's inputs are {}",
             model
-                .inputs
+                .inputs()
                 .iter()
                 .map(|i| format!("'{}'", i.name))
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
     }
-    let mut tensors = Vec::with_capacity(model.inputs.len());
-    for (position, spec) in model.inputs.iter().enumerate() {
+    let mut tensors = Vec::with_capacity(model.inputs().len());
+    for (position, spec) in model.inputs().iter().enumerate() {
         let value = named.get(&spec.name).ok_or_else(|| {
             InputError::Invalid(format!(
                 "missing input '{}' ({} {:?})",
@@ -148,8 +148,8 @@ pub fn nest(values: Vec<Value>, shape: &[usize]) -> Value {
 /// An output tensor in the native form.
 pub fn named_output(tensor: &Tensor) -> NamedOutput {
     NamedOutput {
-        datatype: tensor.dtype.kserve_name(),
-        shape: tensor.shape.clone(),
-        data: nest(tensor.json_data(), &tensor.shape),
+        datatype: tensor.dtype().kserve_name(),
+        shape: tensor.shape().to_vec(),
+        data: nest(tensor.json_data(), tensor.shape()),
     }
 }

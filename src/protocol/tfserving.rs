@@ -84,10 +84,14 @@ pub fn tensors_from_request(
         let batch = rows_batch(format, value, &spec.name, features)?;
         return Ok((
             format,
-            vec![Tensor::from_f32(vec![batch.rows, features], &batch.values)],
+            vec![Tensor::from_f32(
+                &spec.name,
+                vec![batch.rows, features],
+                &batch.values,
+            )?],
         ));
     }
-    let single = match model.inputs.as_slice() {
+    let single = match model.inputs() {
         [one] => Some(one.name.as_str()),
         _ => None,
     };
@@ -108,13 +112,13 @@ pub fn tensors_from_request(
                     (Value::Object(row), _) => {
                         if let Some(extra) = row
                             .keys()
-                            .find(|k| !model.inputs.iter().any(|s| &s.name == *k))
+                            .find(|k| !model.inputs().iter().any(|s| &s.name == *k))
                         {
                             return Err(InputError::Invalid(format!(
                                 "instances[{i}] names input '{extra}', which the model does not have"
                             )));
                         }
-                        for spec in &model.inputs {
+                        for spec in model.inputs() {
                             let cell = row.get(&spec.name).ok_or_else(|| {
                                 InputError::Invalid(format!(
                                     "instances[{i}] has no input '{}'",
@@ -153,12 +157,12 @@ fn several_inputs(model: &LoadedModel, what: &str) -> InputError {
     InputError::Invalid(format!(
         "{what}: the model has several inputs ({}); name them: {{\"{}\": ...}}",
         model
-            .inputs
+            .inputs()
             .iter()
             .map(|i| format!("'{}'", i.name))
             .collect::<Vec<_>>()
             .join(", "),
-        model.inputs.first().map_or("input", |i| i.name.as_str())
+        model.inputs().first().map_or("input", |i| i.name.as_str())
     ))
 }
 
@@ -201,10 +205,10 @@ fn rows_batch(
 /// whole tensor), with several an object per row (or one object of tensors).
 pub fn response(format: Format, model: &LoadedModel, outputs: &[Tensor]) -> PredictResponse {
     let nested: Vec<(String, Value)> = model
-        .outputs
+        .outputs()
         .iter()
         .zip(outputs)
-        .map(|(spec, t)| (spec.name.clone(), nest(t.json_data(), &t.shape)))
+        .map(|(spec, t)| (spec.name.clone(), nest(t.json_data(), t.shape())))
         .collect();
     let value = match (format, nested.as_slice()) {
         (Format::Columnar, [(_, one)]) => one.clone(),
@@ -213,7 +217,7 @@ pub fn response(format: Format, model: &LoadedModel, outputs: &[Tensor]) -> Pred
         (Format::Row, _) => {
             let rows = outputs
                 .first()
-                .and_then(|t| t.shape.first())
+                .and_then(|t| t.shape().first())
                 .copied()
                 .unwrap_or(0);
             let per_output: Vec<(String, Vec<Value>)> = nested

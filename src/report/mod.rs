@@ -117,17 +117,7 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
     writeln!(out, "| | name | datatype | shape |\n|---|---|---|---|")?;
     for (kind, specs) in [("input", &d.inputs), ("output", &d.outputs)] {
         for spec in specs.iter() {
-            let shape: Vec<String> = spec
-                .shape
-                .iter()
-                .map(|&n| {
-                    if n < 0 {
-                        "batch".to_string()
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect();
+            let shape = spec.dim_labels();
             writeln!(
                 out,
                 "| {kind} | `{}` | {} | [{}] |",

@@ -132,7 +132,7 @@ pub(crate) async fn run_tensors(
     let max = state.config.max_rows;
     let rows = tensors
         .iter()
-        .filter_map(|t| t.shape.first().copied())
+        .filter_map(|t| t.shape().first().copied())
         .max()
         .unwrap_or(1);
     if rows > max {

@@ -154,6 +154,15 @@ impl Moto {
         self.run(self.curl("DELETE"), bucket, key);
     }
 
+    /// The multipart uploads begun in `bucket` and neither completed nor aborted (a
+    /// ListMultipartUploads with curl).
+    pub fn open_uploads(&self, bucket: &str) -> usize {
+        let listing = self.run(self.curl("GET"), bucket, "?uploads");
+        String::from_utf8_lossy(&listing)
+            .matches("<Upload>")
+            .count()
+    }
+
     /// Creates a bucket.
     pub fn bucket(&self, bucket: &str) {
         self.put(bucket, "", b"");

@@ -1,9 +1,11 @@
 //! A TCP proxy in front of a test server that a test can take down, slow down and bring back,
 //! to see how maas meets an S3 endpoint that fails. On 127.0.0.1 and a free port.
 
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,10 +18,14 @@ pub enum Mode {
     Down = 1,
     /// Accepts it and never answers, as a stalled server.
     Stalled = 2,
+    /// Forwards it, but closes it once the server has sent [`Proxy::cut_after`] bytes on it: a
+    /// long answer breaks off mid-body, as a connection reset would.
+    Cut = 3,
 }
 
 pub struct Proxy {
     mode: Arc<AtomicU8>,
+    cut_after: Arc<AtomicU64>,
     pub endpoint: String,
 }
 
@@ -29,24 +35,36 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let mode = Arc::new(AtomicU8::new(Mode::Up as u8));
+        let cut_after = Arc::new(AtomicU64::new(u64::MAX));
         let upstream = upstream.to_string();
-        let shared = Arc::clone(&mode);
+        let (shared, limit) = (Arc::clone(&mode), Arc::clone(&cut_after));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let mode = Arc::clone(&shared);
+                let limit = limit.load(Ordering::SeqCst);
                 let upstream = upstream.clone();
-                std::thread::spawn(move || serve(client, &upstream, &mode));
+                std::thread::spawn(move || serve(client, &upstream, &mode, limit));
             }
         });
-        Proxy { mode, endpoint }
+        Proxy {
+            mode,
+            cut_after,
+            endpoint,
+        }
     }
 
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
     }
+
+    /// Cuts connections opened from now on after `bytes` of the server's answers.
+    pub fn cut_after(&self, bytes: u64) {
+        self.cut_after.store(bytes, Ordering::SeqCst);
+        self.set(Mode::Cut);
+    }
 }
 
-fn serve(client: TcpStream, upstream: &str, mode: &AtomicU8) {
+fn serve(client: TcpStream, upstream: &str, mode: &AtomicU8, cut_after: u64) {
     match mode.load(Ordering::SeqCst) {
         m if m == Mode::Down as u8 => {
             let _ = client.shutdown(Shutdown::Both);
@@ -79,8 +97,18 @@ fn serve(client: TcpStream, upstream: &str, mode: &AtomicU8) {
                 let _ = std::io::copy(&mut c2, &mut s2);
                 let _ = s2.shutdown(Shutdown::Write);
             });
-            let (mut s, mut c) = (server, client);
-            let _ = std::io::copy(&mut s, &mut c);
+            let (s, mut c) = (server, client);
+            let limit = if mode.load(Ordering::SeqCst) == Mode::Cut as u8 {
+                cut_after
+            } else {
+                u64::MAX
+            };
+            let _ = std::io::copy(&mut (&s).take(limit), &mut c);
+            // cut: both ways at once, so the client sees its answer end mid-body
+            if limit != u64::MAX {
+                let _ = c.shutdown(Shutdown::Both);
+                let _ = s.shutdown(Shutdown::Both);
+            }
             let _ = c.flush();
             let _ = c.shutdown(Shutdown::Write);
             let _ = up.join();

@@ -5,6 +5,8 @@
 //! clock and random bytes) and exports eight, so the Worker needs only wrangler to build and
 //! run (no wasm-bindgen, worker-build or wasm-opt to install).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,13 @@ use maas::server::router;
 use maas::server::state::{ModelHandle, ServedModel, ServerConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+// Every pointer and length crosses the boundary packed as (pointer << 32 | length) in one u64
+// (`give`): lossless only where both are 32 bits, as on wasm32.
+const _: () = assert!(
+    usize::BITS == 32,
+    "the edge module's C ABI packs 32-bit pointers and lengths"
+);
 
 #[link(wasm_import_module = "maas")]
 extern "C" {
@@ -35,7 +44,8 @@ unsafe extern "Rust" fn __getrandom_v03_custom(
     dest: *mut u8,
     len: usize,
 ) -> Result<(), getrandom::Error> {
-    maas_random(dest, len);
+    // SAFETY: the host writes exactly `len` bytes at `dest`, which getrandom made writable
+    unsafe { maas_random(dest, len) };
     Ok(())
 }
 
@@ -66,7 +76,8 @@ pub extern "C" fn maas_alloc(len: usize) -> *mut u8 {
 /// `ptr` and `len` come from [`maas_alloc`] or an answer of this module, not yet freed or taken.
 #[no_mangle]
 pub unsafe extern "C" fn maas_free(ptr: *mut u8, len: usize) {
-    drop(owned(ptr, len));
+    // SAFETY: the caller's contract is `owned`'s
+    drop(unsafe { owned(ptr, len) });
 }
 
 /// Takes back a buffer from [`maas_alloc`]: the bytes the host wrote, without a copy.
@@ -74,7 +85,9 @@ pub unsafe extern "C" fn maas_free(ptr: *mut u8, len: usize) {
 /// # Safety
 /// As for [`maas_free`].
 unsafe fn owned(ptr: *mut u8, len: usize) -> Vec<u8> {
-    Vec::from(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
+    // SAFETY: `ptr` and `len` are a boxed slice's from `maas_alloc` or `give`, not yet freed:
+    // rebuilding the box takes its ownership back exactly once
+    Vec::from(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) })
 }
 
 /// Hands bytes to the host as (pointer << 32 | length).
@@ -92,7 +105,8 @@ fn remember_error(message: String) {
 /// # Safety
 /// `ptr` and `len` describe bytes the host wrote into memory from [`maas_alloc`].
 unsafe fn text(ptr: *const u8, len: usize) -> String {
-    String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned()
+    // SAFETY: the host wrote `len` initialised bytes at `ptr`, which it keeps alive for the call
+    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ptr, len) }).into_owned()
 }
 
 /// Sets the server's limits from the Worker's variables (a JSON object of strings, the same
@@ -103,8 +117,9 @@ unsafe fn text(ptr: *const u8, len: usize) -> String {
 /// The JSON was written by the host into memory from [`maas_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn maas_configure(ptr: *const u8, len: usize) -> u32 {
+    // SAFETY: the host wrote `len` initialised bytes at `ptr`, which it keeps alive for the call
     let vars: Value =
-        serde_json::from_slice(std::slice::from_raw_parts(ptr, len)).unwrap_or_default();
+        serde_json::from_slice(unsafe { std::slice::from_raw_parts(ptr, len) }).unwrap_or_default();
     match ServerConfig::from_lookup(|name| vars[name].as_str().map(str::to_string)) {
         Ok(config) => {
             CONFIG.with(|c| *c.borrow_mut() = config);
@@ -157,9 +172,12 @@ pub unsafe extern "C" fn maas_load(
     name_ptr: *const u8,
     name_len: usize,
 ) -> u32 {
-    let manifest = std::slice::from_raw_parts(manifest_ptr, manifest_len);
-    let model = owned(model_ptr, model_len);
-    let name = text(name_ptr, name_len);
+    // SAFETY: the host wrote the manifest's bytes and keeps them alive for the call
+    let manifest = unsafe { std::slice::from_raw_parts(manifest_ptr, manifest_len) };
+    // SAFETY: the model's buffer came from `maas_alloc` and is handed over (`owned`'s contract)
+    let model = unsafe { owned(model_ptr, model_len) };
+    // SAFETY: as for the manifest
+    let name = unsafe { text(name_ptr, name_len) };
     let started = Instant::now();
     let loaded = maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name)
         .map(|mut served| {
@@ -186,9 +204,10 @@ pub unsafe extern "C" fn maas_fail(
     reason_ptr: *const u8,
     reason_len: usize,
 ) {
-    let reason = text(reason_ptr, reason_len);
+    // SAFETY: the host wrote both strings and keeps them alive for the call
+    let (reason, name) = unsafe { (text(reason_ptr, reason_len), text(name_ptr, name_len)) };
     remember_error(reason.clone());
-    install(&text(name_ptr, name_len), Err(reason));
+    install(&name, Err(reason));
 }
 
 /// The reason of the last failed load, as (pointer << 32 | length).
@@ -205,7 +224,8 @@ pub extern "C" fn maas_last_error() -> u64 {
 /// The request was written by the host into memory from [`maas_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn maas_handle(ptr: *mut u8, len: usize) -> u64 {
-    give(answer(Bytes::from(owned(ptr, len))))
+    // SAFETY: the request's buffer came from `maas_alloc` and is handed over (`owned`'s contract)
+    give(answer(Bytes::from(unsafe { owned(ptr, len) })))
 }
 
 fn error(status: u16, message: &str) -> Vec<u8> {

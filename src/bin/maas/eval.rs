@@ -67,7 +67,7 @@ pub async fn run(args: EvalArgs) -> Result<()> {
     let source = args.data.to_string_lossy().to_string();
     let reader = maas::data::open_source(&source).await?;
     let label_columns = args.label_column.clone();
-    if model.task == Task::Regression {
+    if model.task() == Task::Regression {
         if args.confusion.is_some() {
             bail!("--confusion draws a classifier's confusion matrix; this model is a regressor");
         }

@@ -19,7 +19,7 @@ pub fn apply(
     }
     match (task, labels) {
         (Some(task), labels) => {
-            let labels = labels.unwrap_or_else(|| model.labels.clone());
+            let labels = labels.unwrap_or_else(|| model.labels().to_vec());
             model.set_task(task, output, labels).context("--task")?
         }
         (None, Some(labels)) => model.set_labels(labels).context("--labels")?,

@@ -56,11 +56,16 @@ pub async fn run(args: PredictArgs) -> Result<()> {
         let Some(features) = model.n_features() else {
             bail!(
                 "CSV rows need a model with one [batch, features] float32 input; this one takes {}: send JSON {{\"inputs\": {{\"<input>\": [...]}}}}",
-                model.inputs.iter().map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape)).collect::<Vec<_>>().join(", ")
+                model.inputs().iter().map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape)).collect::<Vec<_>>().join(", ")
             );
         };
-        let batch = Batch::from_csv(&text, features, &model.feature_names)?;
-        vec![Tensor::from_f32(vec![batch.rows, features], &batch.values)]
+        let batch = Batch::from_csv(&text, features, model.feature_names())?;
+        let name = model.inputs().first().map_or("input", |i| i.name.as_str());
+        vec![Tensor::from_f32(
+            name,
+            vec![batch.rows, features],
+            &batch.values,
+        )?]
     };
     let outputs = model.run(&tensors)?;
     let response = protocol::native_response(model, &served.name, served.version, outputs)?;

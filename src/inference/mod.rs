@@ -2,6 +2,8 @@
 //! declared from the graph, symbolic dimensions kept symbolic, optimised plan) and run it on
 //! checked tensors. Recognises classifiers (labels and feature names from `metadata_props`).
 
+mod flatten;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -89,6 +91,19 @@ enum Dim {
     Fixed(usize),
     /// A named symbol: inputs sharing it (the batch) must give it the same value.
     Symbol(String),
+    /// An expression of symbols the graph names (`past_sequence_length + sequence_length`):
+    /// its value follows from the symbols' values on the other inputs.
+    Expr(String, TDim),
+}
+
+impl Dim {
+    /// The dimension as a person reads it: the number, or the symbol or expression.
+    fn name(&self) -> Option<String> {
+        match self {
+            Dim::Fixed(_) => None,
+            Dim::Symbol(s) | Dim::Expr(s, _) => Some(s.clone()),
+        }
+    }
 }
 
 /// How a model runs: one optimised plan for every batch size, or, for a graph tract can type
@@ -109,21 +124,32 @@ type ShapeKey = Vec<(String, usize)>;
 /// casts the input's shape to int32 and back before Reshape): the graph with every input's
 /// datatype declared, typed again for each set of values of its symbolic dimensions.
 struct ShapePlans {
+    /// Why tract could not type the graph with symbolic dimensions.
+    reason: String,
     model: InferenceModel,
     declared: Vec<(DType, Vec<Dim>)>,
     cache: std::sync::Mutex<Vec<(ShapeKey, Arc<TypedRunnableModel>)>>,
+    built: std::sync::atomic::AtomicUsize,
 }
 
 impl ShapePlans {
     /// The graph typed for these symbol values.
     fn typed(&self, values: &HashMap<String, usize>) -> TractResult<TypedModel> {
         let mut model = self.model.clone();
+        let mut symbol_values = SymbolValues::default();
+        for (name, value) in values {
+            symbol_values.set(&model.symbols.sym(name), *value as i64);
+        }
         for (i, (dtype, dims)) in self.declared.iter().enumerate() {
             let shape: TVec<usize> = dims
                 .iter()
                 .map(|d| match d {
                     Dim::Fixed(n) => *n,
                     Dim::Symbol(s) => values.get(s).copied().unwrap_or(1),
+                    Dim::Expr(_, e) => e
+                        .eval(&symbol_values)
+                        .to_i64()
+                        .map_or(1, |n| n.max(0) as usize),
                 })
                 .collect();
             model.set_input_fact(i, InferenceFact::dt_shape(dtype.to_tract(), shape))?;
@@ -141,6 +167,8 @@ impl ShapePlans {
             }
         }
         let plan = self.typed(values)?.into_optimized()?.into_runnable()?;
+        self.built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= SHAPE_PLANS {
                 cache.remove(0);
@@ -152,24 +180,27 @@ impl ShapePlans {
 }
 
 /// A model ready to answer: tract's optimised plan plus what callers need to know about it.
+///
+/// The fields are private: the answer output indexes `outputs` and the labels are one per
+/// class of it, so they change only through [`LoadedModel::set_task`] and
+/// [`LoadedModel::set_labels`], which check both:
+///
+/// ```compile_fail
+/// # fn f(mut model: maas::inference::LoadedModel) {
+/// model.answer = Some(99); // private: an index past the outputs cannot be set
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct LoadedModel {
     plans: Plans,
-    /// Every graph input, in the graph's order (`-1` for a symbolic dimension).
-    pub inputs: Vec<TensorSpec>,
-    /// Every graph output, in the graph's order.
-    pub outputs: Vec<TensorSpec>,
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<TensorSpec>,
     input_dims: Vec<Vec<Dim>>,
     input_dtypes: Vec<DType>,
-    /// What the model answers: class probabilities, regression values or plain tensors.
-    pub task: Task,
-    /// For a classifier or regressor, the output it answers with (an index into `outputs`).
-    pub answer: Option<usize>,
-    /// Class labels in output order (`"0"`, `"1"`, … when the model does not name them);
-    /// empty unless the model is a classifier.
-    pub labels: Vec<String>,
-    /// Feature names in input order, when the model carries them.
-    pub feature_names: Vec<String>,
+    task: Task,
+    answer: Option<usize>,
+    labels: Vec<String>,
+    feature_names: Vec<String>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -187,6 +218,7 @@ impl std::fmt::Debug for LoadedModel {
 fn declared_input(
     input: &tract_onnx::pb::ValueInfoProto,
     position: usize,
+    scope: &SymbolScope,
 ) -> Result<(DType, Vec<Dim>), InferenceError> {
     let unsupported = |what: String| InferenceError::Unsupported(what);
     let Some(type_proto::Value::TensorType(tensor)) =
@@ -216,7 +248,15 @@ fn declared_input(
             .enumerate()
             .map(|(j, d)| match &d.value {
                 Some(DimValue::DimValue(n)) if *n > 0 => Dim::Fixed(*n as usize),
-                Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Symbol(p.clone()),
+                Some(DimValue::DimParam(p)) if !p.is_empty() && p != "?" => {
+                    // tract's own reading of a dim_param: a plain name is a symbol, an
+                    // expression (`past_sequence_length + sequence_length`) a TDim of them
+                    match tract_onnx::dim_expr::parse_onnx_dim(scope, p) {
+                        Ok(TDim::Sym(_)) | Err(_) => Dim::Symbol(p.clone()),
+                        Ok(TDim::Val(n)) if n > 0 => Dim::Fixed(n as usize),
+                        Ok(e) => Dim::Expr(p.clone(), e),
+                    }
+                }
                 // exporters leave the batch unnamed (skl2onnx) or zero: the first dimension is
                 // the shared batch, any other unnamed one is the input's own
                 _ if j == 0 => Dim::Symbol(BATCH_DIM.to_string()),
@@ -261,9 +301,20 @@ fn spec_of(name: String, dtype: DType, dims: &[Dim]) -> TensorSpec {
             .iter()
             .map(|d| match d {
                 Dim::Fixed(n) => *n as i64,
-                Dim::Symbol(_) => -1,
+                Dim::Symbol(_) | Dim::Expr(..) => -1,
             })
             .collect(),
+        dim_names: dims.iter().map(Dim::name).collect(),
+    }
+}
+
+/// The maas datatype of a typed output. tract types some integer outputs as `TDim` (values it
+/// computes symbolically, such as skl2onnx's class labels through ArgMax and
+/// ArrayFeatureExtractor); ONNX declares them int64, and they are answered as int64.
+fn output_dtype(dt: DatumType) -> Option<DType> {
+    match dt {
+        DatumType::TDim => Some(DType::I64),
+        dt => DType::from_tract(dt),
     }
 }
 
@@ -281,7 +332,7 @@ fn output_specs(
             .unwrap_or(&model.node(outlet.node).name)
             .to_string();
         let fact = model.outlet_fact(*outlet).map_err(load)?;
-        let dtype = DType::from_tract(fact.datum_type).ok_or_else(|| {
+        let dtype = output_dtype(fact.datum_type).ok_or_else(|| {
             InferenceError::Unsupported(format!(
                 "output '{name}' is {:?}; maas serves numeric tensors",
                 fact.datum_type
@@ -312,10 +363,20 @@ fn output_specs(
                 },
             )
             .collect();
+        // a graph typed symbolically names its outputs' dimensions by the inputs' symbols
+        let dim_names = match other {
+            Some(_) => Vec::new(),
+            None => fact
+                .shape
+                .iter()
+                .map(|d| d.as_i64().is_none().then(|| d.to_string()))
+                .collect(),
+        };
         outputs.push(TensorSpec {
             name,
             dtype: dtype.onnx_name().to_string(),
             shape,
+            dim_names,
         });
     }
     Ok(outputs)
@@ -336,7 +397,7 @@ impl LoadedModel {
     /// graph declares (symbolic dimensions stay symbolic), every numeric output is kept.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferenceError> {
         let proto = decode_proto(bytes::Bytes::copy_from_slice(bytes))?;
-        Self::from_proto(&tract_onnx::onnx(), proto)
+        Self::from_proto(&flatten::onnx(), proto)
     }
 
     /// As [`LoadedModel::from_bytes`], releasing the file's bytes as soon as they are parsed so
@@ -344,7 +405,7 @@ impl LoadedModel {
     pub fn from_vec(bytes: Vec<u8>) -> Result<Self, InferenceError> {
         // the bytes are released with the last slice of them, when decoding ends
         let proto = decode_proto(bytes::Bytes::from(bytes))?;
-        Self::from_proto(&tract_onnx::onnx(), proto)
+        Self::from_proto(&flatten::onnx(), proto)
     }
 
     fn from_proto(
@@ -397,27 +458,30 @@ impl LoadedModel {
             }
             None => Vec::new(),
         };
+        let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
         let mut declared = Vec::with_capacity(graph_inputs.len());
         for (position, input) in graph_inputs.iter().enumerate() {
-            declared.push((input.name.clone(), declared_input(input, position)?));
+            let dims = declared_input(input, position, &inference_model.symbols)?;
+            declared.push((input.name.clone(), dims));
         }
-        let mut inference_model = onnx.model_for_proto_model(&proto).map_err(load)?;
         // tract holds its own copy of the weights from here on
         drop(proto);
-        // Declaring every input's type and shape (with symbols) before typing lets tract type
-        // graphs whose shapes are computed from the input (Keras' Flatten: Shape -> Reshape).
-        let mut symbols: HashMap<String, Symbol> = HashMap::new();
+        // Declaring every input's type and shape (with the graph's own symbols and expressions)
+        // before typing lets tract type graphs whose shapes are computed from the input (Keras'
+        // Flatten: Shape -> Reshape) and gives unnamed dimensions a symbol.
+        let mut symbols: Vec<String> = Vec::new();
         for (i, (_, (dtype, dims))) in declared.iter().enumerate() {
             let shape: TVec<TDim> = dims
                 .iter()
                 .map(|d| match d {
                     Dim::Fixed(n) => TDim::from(*n as i64),
-                    Dim::Symbol(s) => TDim::from(
-                        symbols
-                            .entry(s.clone())
-                            .or_insert_with(|| inference_model.symbols.sym(s))
-                            .clone(),
-                    ),
+                    Dim::Symbol(s) => {
+                        if !symbols.contains(s) {
+                            symbols.push(s.clone());
+                        }
+                        TDim::from(inference_model.symbols.sym(s))
+                    }
+                    Dim::Expr(_, e) => e.clone(),
                 })
                 .collect();
             inference_model
@@ -428,24 +492,24 @@ impl LoadedModel {
             declared.iter().map(|(_, d)| d.clone()).collect();
         // the weights are shared, not copied, by this clone: it is kept only if the graph
         // cannot be typed with symbolic dimensions
-        let (plans, outputs) = match inference_model.clone().into_typed() {
-            Ok(model) => {
-                let outputs = output_specs(&model, None)?;
-                let plan = model
-                    .into_optimized()
-                    .map_err(load)?
-                    .into_runnable()
-                    .map_err(load)?;
-                (Plans::Symbolic(plan), outputs)
-            }
+        // typed and optimised with symbolic dimensions if tract can; a graph whose typing or
+        // optimisation needs concrete shapes gets a plan per shape instead
+        let symbolic = inference_model.clone().into_typed().and_then(|model| {
+            let outputs = output_specs(&model, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok((model.into_optimized()?.into_runnable()?, outputs))
+        });
+        let (plans, outputs) = match symbolic {
+            Ok((plan, outputs)) => (Plans::Symbolic(plan), outputs),
             Err(symbolic) => {
                 let shape_plans = ShapePlans {
+                    reason: format!("{symbolic:#}"),
                     model: inference_model,
                     declared: declared_shapes,
                     cache: std::sync::Mutex::new(Vec::new()),
+                    built: std::sync::atomic::AtomicUsize::new(0),
                 };
                 let with = |value: usize| -> HashMap<String, usize> {
-                    symbols.keys().map(|k| (k.clone(), value)).collect()
+                    symbols.iter().map(|k| (k.clone(), value)).collect()
                 };
                 let concrete = |e: TractError| {
                     InferenceError::Load(format!(
@@ -599,6 +663,38 @@ impl LoadedModel {
         }
     }
 
+    /// Every graph input, in the graph's order (`-1` for a symbolic dimension).
+    pub fn inputs(&self) -> &[TensorSpec] {
+        &self.inputs
+    }
+
+    /// Every graph output, in the graph's order.
+    pub fn outputs(&self) -> &[TensorSpec] {
+        &self.outputs
+    }
+
+    /// What the model answers: class probabilities, regression values or plain tensors.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// For a classifier or regressor, the index in [`LoadedModel::outputs`] of the output it
+    /// answers with.
+    pub fn answer_index(&self) -> Option<usize> {
+        self.answer
+    }
+
+    /// Class labels in output order (`"0"`, `"1"`, … when the model does not name them);
+    /// empty unless the model is a classifier.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Feature names in input order, when the model carries them.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
     /// The class count of a classifier (0 otherwise).
     pub fn n_classes(&self) -> usize {
         self.labels.len()
@@ -644,7 +740,10 @@ impl LoadedModel {
     }
 
     /// Checks request tensors against the inputs (in the model's order): datatype, rank,
-    /// every fixed dimension, and one value for each symbol the inputs share (the batch).
+    /// every fixed dimension, one value for each symbol the inputs share (the batch), and the
+    /// value of each dimension declared as an expression of them. A zero-length dimension is
+    /// accepted anywhere but the first (an empty batch answers nothing): a decoder's first step
+    /// has a past of length 0.
     pub fn check_inputs(
         &self,
         tensors: &[tensor::Tensor],
@@ -664,35 +763,34 @@ impl LoadedModel {
         let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
         for ((tensor, spec), dims) in tensors.iter().zip(&self.inputs).zip(&self.input_dims) {
             let name = &spec.name;
+            let shape = tensor.shape();
             let expected = DType::from_onnx_name(&spec.dtype);
-            if Some(tensor.dtype) != expected {
+            if Some(tensor.dtype()) != expected {
                 return Err(InferenceError::Input(format!(
                     "input '{name}' is {} but the model takes {}",
-                    tensor.dtype,
+                    tensor.dtype(),
                     expected.map_or("an unknown type", DType::kserve_name)
                 )));
             }
-            if tensor.shape.contains(&0) {
+            if shape.first() == Some(&0) {
                 return Err(InferenceError::Input(format!(
-                    "the batch is empty: input '{name}' has shape {:?}; send at least one row",
-                    tensor.shape
+                    "the batch is empty: input '{name}' has shape {shape:?}; send at least one row"
                 )));
             }
-            if tensor.shape.len() != dims.len() {
+            if shape.len() != dims.len() {
                 return Err(InferenceError::Input(format!(
-                    "input '{name}' has shape {:?} (rank {}) but the model takes rank {} {:?}",
-                    tensor.shape,
-                    tensor.shape.len(),
+                    "input '{name}' has shape {shape:?} (rank {}) but the model takes rank {} [{}]",
+                    shape.len(),
                     dims.len(),
-                    spec.shape
+                    spec.dim_labels().join(", ")
                 )));
             }
-            for (axis, (&got, dim)) in tensor.shape.iter().zip(dims).enumerate() {
+            for (axis, (&got, dim)) in shape.iter().zip(dims).enumerate() {
                 match dim {
                     Dim::Fixed(n) if got != *n => {
                         return Err(InferenceError::Input(format!(
-                            "input '{name}' has shape {:?}; dimension {axis} must be {n} (the model takes {:?})",
-                            tensor.shape, spec.shape
+                            "input '{name}' has shape {shape:?}; dimension {axis} must be {n} (the model takes [{}])",
+                            spec.dim_labels().join(", ")
                         )))
                     }
                     Dim::Symbol(symbol) => match bound.get(symbol.as_str()) {
@@ -706,7 +804,27 @@ impl LoadedModel {
                             bound.insert(symbol, (got, name));
                         }
                     },
-                    Dim::Fixed(_) => {}
+                    Dim::Fixed(_) | Dim::Expr(..) => {}
+                }
+            }
+        }
+        // expressions once every plain symbol has its value
+        let mut values = SymbolValues::default();
+        let scope = self.symbol_scope();
+        for (symbol, (value, _)) in &bound {
+            values.set(&scope.sym(symbol), *value as i64);
+        }
+        for ((tensor, spec), dims) in tensors.iter().zip(&self.inputs).zip(&self.input_dims) {
+            for (axis, (&got, dim)) in tensor.shape().iter().zip(dims).enumerate() {
+                let Dim::Expr(text, expr) = dim else { continue };
+                // an expression of a symbol no other input binds is left to tract
+                if let Ok(want) = expr.eval(&values).to_i64() {
+                    if want != got as i64 {
+                        return Err(InferenceError::Input(format!(
+                            "input '{}' has {got} along '{text}' (dimension {axis}) but the other inputs make it {want}",
+                            spec.name
+                        )));
+                    }
                 }
             }
         }
@@ -714,6 +832,36 @@ impl LoadedModel {
             .into_iter()
             .map(|(symbol, (value, _))| (symbol.to_string(), value))
             .collect())
+    }
+
+    /// The scope of the graph's symbols.
+    fn symbol_scope(&self) -> SymbolScope {
+        match &self.plans {
+            Plans::Symbolic(plan) => plan.model().symbols.clone(),
+            Plans::PerShape(plans) => plans.model.symbols.clone(),
+        }
+    }
+
+    /// How many optimised plans loading and running this model has built: 1 for a graph tract
+    /// types symbolically (one plan serves every shape), one per set of input shapes otherwise.
+    pub fn plans_built(&self) -> usize {
+        match &self.plans {
+            Plans::Symbolic(_) => 1,
+            Plans::PerShape(plans) => plans.built.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Whether one optimised plan serves every input shape.
+    pub fn is_symbolic(&self) -> bool {
+        matches!(self.plans, Plans::Symbolic(_))
+    }
+
+    /// For a graph typed per input shape, what kept tract from typing it symbolically.
+    pub fn per_shape_reason(&self) -> Option<&str> {
+        match &self.plans {
+            Plans::Symbolic(_) => None,
+            Plans::PerShape(plans) => Some(&plans.reason),
+        }
     }
 
     /// Runs the model on checked tensors (in the model's input order) and returns every output.
@@ -734,9 +882,15 @@ impl LoadedModel {
             .iter()
             .zip(&self.outputs)
             .map(|(value, spec)| {
-                tensor::Tensor::from_tract(value).ok_or_else(|| {
+                let not_numeric = || {
                     InferenceError::Run(format!("output '{}' is not a numeric tensor", spec.name))
-                })
+                };
+                if value.datum_type() == DatumType::TDim {
+                    // see output_dtype: answered as the int64 ONNX declares
+                    let ints = value.cast_to::<i64>().map_err(|_| not_numeric())?;
+                    return tensor::Tensor::from_tract(&ints).ok_or_else(not_numeric);
+                }
+                tensor::Tensor::from_tract(value).ok_or_else(not_numeric)
             })
             .collect()
     }
@@ -760,7 +914,8 @@ impl LoadedModel {
                 got: x.len() / rows.max(1),
             });
         }
-        let input = tensor::Tensor::from_f32(vec![rows, features], x);
+        let input = tensor::Tensor::from_f32(&self.inputs[0].name, vec![rows, features], x)
+            .map_err(|e| InferenceError::Input(e.to_string()))?;
         let mut outputs = self.run(std::slice::from_ref(&input))?;
         let values = outputs
             .swap_remove(answer)
