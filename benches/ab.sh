@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 base=${1:?usage: bash benches/ab.sh BASE_REV [RUNS]}
 runs=${2:-20}
 root=$(pwd)
-target=$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")
+target="$(bash tests/cargo-target.sh)"
 export CARGO_TARGET_DIR="$target"
 out="$target/ab"
 worktree="$out/base-src"
@@ -34,7 +34,7 @@ cargo bench --bench handler -- "${criterion_args[@]}" --baseline ab-base >"$out/
 grep -E '^[a-z_0-9/]+ *$|^[a-z_0-9/]+ +time:|time:|change:|No change|improved|regressed' "$out/criterion-new.log" || true
 
 # cold start of `maas predict` from a local folder store, the two binaries alternated
-bench="$(pwd)/target/bench"
+bench="$target/bench"
 rm -rf "$out/store"
 "$out/maas-new" publish --onnx "$bench/reference.onnx" --name reference --store "$out/store" >/dev/null
 python3 benches/ab_cold_start.py "$out/maas-base" "$out/maas-new" "$out/store" "$bench/batch1.json" "$runs"

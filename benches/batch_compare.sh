@@ -7,13 +7,15 @@
 # peak RSS must not grow with the object. Prints markdown (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured)
+target="$(bash tests/cargo-target.sh)"
 rows=${BATCH_ROWS:-20000}
-venv=target/bench-venv
+venv="$target/bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 numpy==2.4.6 boto3
 cargo build --release --workspace
-maas=target/release/maas
-work=target/batch-compare
+maas="$target/release/maas"
+work="$target/batch-compare"
 rm -rf "$work" && mkdir -p "$work"
 "$maas" datagen --output "$work/train.csv" --rows 2000 --features 1000 --classes 10 >/dev/null
 "$maas" train --data "$work/train.csv" --store "$work/models" --name reference --epochs 1 >/dev/null

@@ -13,11 +13,13 @@
 #   LAMBDA_RUNS=N Runtime API harness runs per side and model source (default 10)
 #   EPOCHS=N      training epochs per side (default 10, the reference)
 #   SKIP_PACKAGE=1  leave out the arm64 package build (10 min the first time)
-#   LAMBDA_TARGET_DIR=DIR  where the arm64 build goes (default target/lambda-arm64; kept between runs)
+#   LAMBDA_TARGET_DIR=DIR  where the arm64 build goes (default lambda-arm64 in cargo's target directory; kept between runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=target/bench-venv
-bench=target/bench
+# cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured)
+target="$(bash tests/cargo-target.sh)"
+venv="$target/bench-venv"
+bench="$target/bench"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
@@ -26,7 +28,7 @@ fi
 mkdir -p "$bench"
 # --workspace: the feature set of the tests' build, so its artifacts are reused
 cargo build --release --workspace
-maas=target/release/maas
+maas="$target/release/maas"
 
 # the reference ONNX (seeded, written by the handler bench) and its int8 variant, quantised by
 # onnxruntime, with the accuracy change of the same quantisation on the digits model
@@ -67,7 +69,7 @@ rm -rf "$bench/train-store"
 
 # the Lambda package, as the issue and infra/README.md build it
 if [ "${SKIP_PACKAGE:-0}" != 1 ]; then
-  lambda_target=$(realpath -m "${LAMBDA_TARGET_DIR:-target/lambda-arm64}")
+  lambda_target=$(realpath -m "${LAMBDA_TARGET_DIR:-$target/lambda-arm64}")
   log=$(realpath -m "$bench/package.log")
   (cd functions/predict && CARGO_TARGET_DIR="$lambda_target" \
     cargo lambda build --release --arm64 --output-format zip >/dev/null 2>"$log")
@@ -83,4 +85,4 @@ else
 fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(rustc --version), $("$venv/bin/python" --version)"
-python3 benches/report.py target/criterion "$bench"
+python3 benches/report.py "$target/criterion" "$bench"

@@ -8,8 +8,10 @@
 # Prints a markdown table (BENCHMARKS.md, "Edge worker").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=target/bench-venv
-bench=target/bench
+# cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured)
+target="$(bash tests/cargo-target.sh)"
+venv="$target/bench-venv"
+bench="$target/bench"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 numpy==2.4.6
 mkdir -p "$bench"
@@ -23,16 +25,16 @@ if [ ! -f "$bench/reference.onnx" ] || [ ! -f "$bench/batch32.json" ]; then
 fi
 store="$bench/edge-store"
 rm -rf "$store" "$bench/edge-state"
-target/release/maas publish --onnx "$bench/reference.onnx" --name reference --store "$store" >/dev/null
+"$target/release/maas" publish --onnx "$bench/reference.onnx" --name reference --store "$store" >/dev/null
 
-export MAAS_BIN="$PWD/target/release/maas"
+export MAAS_BIN="$target/release/maas"
 bash functions/edge/build.sh --bundle "$store/reference" >/dev/null
 bundled="$(cat functions/edge/build/size.txt)"
 bash functions/edge/build.sh >/dev/null
 alone="$(cat functions/edge/build/size.txt)"
 wasm_bytes=$(stat -c %s functions/edge/build/edge.wasm)
 
-"$venv/bin/python" benches/edge_compare.py "$bench" "$store" reference "$PWD/$venv/bin/python" \
+"$venv/bin/python" benches/edge_compare.py "$bench" "$store" reference "$venv/bin/python" \
   "${RUNS:-5}" "${WARM:-200}" >"$bench/edge.json"
 python3 - "$bench/edge.json" "$alone" "$bundled" "$wasm_bytes" <<'PY'
 import json, sys

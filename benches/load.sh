@@ -6,13 +6,15 @@
 # Needs wrk (apt-get install wrk). Results go in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured)
+target="$(bash tests/cargo-target.sh)"
 seconds=${LOAD_SECONDS:-30}
 connections=${LOAD_CONNECTIONS:-64}
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
 # --workspace: the feature set of the tests' build, so its artifacts are reused
 cargo build --release --workspace
-maas=target/release/maas
-work=target/load
+maas="$target/release/maas"
+work="$target/load"
 rm -rf "$work" && mkdir -p "$work"
 "$maas" datagen --output "$work/reference.csv" --rows 2000 --features 1000 --classes 10 >/dev/null
 "$maas" train --data "$work/reference.csv" --store "$work/models" --name reference --epochs 1 >/dev/null

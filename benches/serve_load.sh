@@ -8,14 +8,16 @@
 # Prints markdown tables (BENCHMARKS.md). The client is benches/load_client.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured)
+target="$(bash tests/cargo-target.sh)"
 seconds=${LOAD_SECONDS:-20}
 limit=${LOAD_CONCURRENCY:-2}
 connections=$((4 * limit))
 cargo build --release --workspace
 cargo bench --workspace --bench load_client --no-run 2>/dev/null
-client=$(ls -t target/release/deps/load_client-* | grep -v '\.d$' | head -1)
-maas=target/release/maas
-work=target/serve-load
+client=$(ls -t "$target"/release/deps/load_client-* | grep -v '\.d$' | head -1)
+maas="$target/release/maas"
+work="$target/serve-load"
 rm -rf "$work" && mkdir -p "$work"
 "$maas" datagen --output "$work/reference.csv" --rows 2000 --features 1000 --classes 10 >/dev/null
 "$maas" train --data "$work/reference.csv" --store "$work/models" --name reference --epochs 1 >/dev/null

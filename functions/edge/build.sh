@@ -19,7 +19,8 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
 mkdir -p "$here/build"
 # files are replaced only when they change: a running `wrangler dev` reloads on any write
 update() { cmp -s "$1" "$2" || cp "$1" "$2"; }
-update "$here/target/wasm32-unknown-unknown/release/edge.wasm" "$here/build/edge.wasm"
+# where cargo wrote it: CARGO_TARGET_DIR or a configured target-dir moves it
+update "$(bash "$root/tests/cargo-target.sh" "$here/Cargo.toml")/wasm32-unknown-unknown/release/edge.wasm" "$here/build/edge.wasm"
 # What Cloudflare would receive: `wrangler deploy --dry-run` bundles it without an account.
 check_size() {
   local report
@@ -45,7 +46,7 @@ if [ -z "$bundle" ]; then
   [ -x "$here/node_modules/.bin/wrangler" ] && check_size
   exit 0
 fi
-maas="${MAAS_BIN:-$root/target/release/maas}"
+maas="${MAAS_BIN:-$(bash "$root/tests/cargo-target.sh")/release/maas}"
 [ -x "$maas" ] || (cd "$root" && cargo build --release --quiet --bin maas)
 store="$(mktemp -d)"
 trap 'rm -rf "$store"' EXIT

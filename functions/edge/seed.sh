@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$model" ] && [ -n "$state" ] || { echo "usage: seed.sh --model REF --state DIR [--bucket NAME]" >&2; exit 2; }
 state="$(realpath -m "$state")"  # the scripts change directory
-maas="${MAAS_BIN:-$root/target/release/maas}"
+maas="${MAAS_BIN:-$(bash "$root/tests/cargo-target.sh")/release/maas}"
 [ -x "$maas" ] || (cd "$root" && cargo build --release --quiet --bin maas)
 mkdir -p "$state/store"
 stamp="$state/seeded.stamp"
