@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "maas",
     version,
-    about = "Model as a service: train, publish and serve ONNX classifiers"
+    about = "Model as a service: train models, publish them as ONNX and serve any model tract runs"
 )]
 struct Cli {
     #[command(subcommand)]
