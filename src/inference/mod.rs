@@ -495,7 +495,7 @@ impl LoadedModel {
         // typed and optimised with symbolic dimensions if tract can; a graph whose typing or
         // optimisation needs concrete shapes gets a plan per shape instead
         let symbolic = inference_model.clone().into_typed().and_then(|model| {
-            let outputs = output_specs(&model, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let outputs = output_specs(&model, None).map_err(|e| TractError::msg(e.to_string()))?;
             Ok((model.into_optimized()?.into_runnable()?, outputs))
         });
         let (plans, outputs) = match symbolic {
