@@ -3,8 +3,9 @@
 //! embeddings, random weights, `optimum-cli export onnx --task text-generation-with-past`),
 //! with onnxruntime's answers for two decoding steps. Published, their dimensions keep the
 //! graph's names (`batch_size`, `sequence_length`, `past_sequence_length + sequence_length`);
-//! the first step, whose past has length 0, is answered through KServe V2 like onnxruntime
-//! (≤ 1e-5), and so is the second; inputs that disagree on a shared dimension are refused.
+//! loaded, one optimised plan serves every sequence and past length; the first step, whose past
+//! has length 0, is answered through KServe V2 like onnxruntime (≤ 1e-5), and so is the second;
+//! inputs that disagree on a shared dimension are refused.
 
 mod common;
 
@@ -45,10 +46,10 @@ fn publish(store: &Path, name: &str) -> String {
     format!("{}/{name}", store.display())
 }
 
-async fn served(reference: &str) -> Router {
-    let handle: Arc<ModelHandle> = ModelHandle::load(reference.parse().unwrap(), None).await;
+async fn served(reference: &str) -> (Router, Arc<ModelHandle>) {
+    let handle = ModelHandle::load(reference.parse().unwrap(), None).await;
     handle.current().unwrap();
-    router(handle, ServerConfig::default())
+    (router(Arc::clone(&handle), ServerConfig::default()), handle)
 }
 
 /// A KServe V2 request of a step's inputs, flat data with datatype and shape.
@@ -124,7 +125,14 @@ async fn optimum_decoders_keep_their_dimension_names_and_answer_like_onnxruntime
             "{name}"
         );
 
-        let app = served(&reference).await;
+        let (app, handle) = served(&reference).await;
+        let model = handle.current().unwrap();
+        assert!(
+            model.model.is_symbolic(),
+            "{name}: one plan for every shape, but {:?}",
+            model.model.per_shape_reason()
+        );
+        assert_eq!(model.model.plans_built(), 1, "{name}");
         // KServe V2 metadata keeps -1 for symbolic dimensions, as the protocol wants
         let metadata = send(&app, json_request("GET", &format!("/v2/models/{name}"), "")).await;
         assert_eq!(metadata.status, 200, "{}", metadata.text);
@@ -158,7 +166,7 @@ async fn optimum_decoders_keep_their_dimension_names_and_answer_like_onnxruntime
             }
         }
 
-        // ten prompt lengths: every answer shaped by its length
+        // ten prompt lengths: every answer shaped by its length, no further plan built
         for length in 1..=10 {
             let inputs = prompt_of(&steps[0], length);
             let answer = send(
@@ -183,6 +191,7 @@ async fn optimum_decoders_keep_their_dimension_names_and_answer_like_onnxruntime
                 .unwrap();
             assert_eq!(logits["shape"], json!([1, length, 512]), "{name}");
         }
+        assert_eq!(model.model.plans_built(), 1, "{name}: no plan per shape");
 
         // an attention mask whose length is not past + sequence is refused, naming both
         let mut bad = prompt_of(&steps[0], 4);

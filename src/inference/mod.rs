@@ -3,6 +3,7 @@
 //! checked tensors. Recognises classifiers (labels and feature names from `metadata_props`).
 
 mod flatten;
+mod optimise;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -496,7 +497,7 @@ impl LoadedModel {
         // optimisation needs concrete shapes gets a plan per shape instead
         let symbolic = inference_model.clone().into_typed().and_then(|model| {
             let outputs = output_specs(&model, None).map_err(|e| TractError::msg(e.to_string()))?;
-            Ok((model.into_optimized()?.into_runnable()?, outputs))
+            Ok((optimise::optimised(model)?.into_runnable()?, outputs))
         });
         let (plans, outputs) = match symbolic {
             Ok((plan, outputs)) => (Plans::Symbolic(plan), outputs),
