@@ -261,7 +261,7 @@ impl<R: Read> CsvRows<R> {
         };
         let (start, targets_start) = (features.len() - self.feature_names.len(), targets.len());
         for &index in &self.label_indices {
-            match parse_feature(&self.record[index]) {
+            match crate::number::parse_f32(&self.record[index]) {
                 Ok(v) => targets.push(v),
                 Err(kind) => {
                     features.truncate(start);
@@ -294,7 +294,7 @@ impl<R: Read> CsvRows<R> {
             if self.label_indices.contains(&i) {
                 continue;
             }
-            match parse_feature(cell) {
+            match crate::number::parse_f32(cell) {
                 Ok(v) => features.push(v),
                 Err(kind) => {
                     features.truncate(start);
@@ -306,7 +306,7 @@ impl<R: Read> CsvRows<R> {
     }
 
     /// The error for the cell of column `index` on `line`.
-    fn cell_error(&self, kind: CellError, line: u64, index: usize) -> DataError {
+    fn cell_error(&self, kind: crate::number::NotAFeature, line: u64, index: usize) -> DataError {
         let (path, column, name, value) = (
             self.path.clone(),
             index + 1,
@@ -314,14 +314,14 @@ impl<R: Read> CsvRows<R> {
             self.record[index].to_string(),
         );
         match kind {
-            CellError::NotNumeric => DataError::NotNumeric {
+            crate::number::NotAFeature::NotNumeric => DataError::NotNumeric {
                 path,
                 line,
                 column,
                 name,
                 value,
             },
-            CellError::NotFinite => DataError::NotFinite {
+            crate::number::NotAFeature::NotFinite => DataError::NotFinite {
                 path,
                 line,
                 column,
@@ -615,20 +615,6 @@ impl Dataset {
         kept.sort_unstable();
         taken.sort_unstable();
         Ok((kept, taken))
-    }
-}
-
-enum CellError {
-    NotNumeric,
-    NotFinite,
-}
-
-/// Parses one feature cell; Rust's float parser also takes "NaN" and "inf", which are refused.
-fn parse_feature(cell: &str) -> Result<f32, CellError> {
-    match cell.parse::<f32>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(CellError::NotFinite),
-        Err(_) => Err(CellError::NotNumeric),
     }
 }
 

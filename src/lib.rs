@@ -60,6 +60,7 @@ pub mod manifest;
 #[cfg(all(feature = "native", target_os = "linux"))]
 pub mod memory;
 pub mod metrics;
+pub(crate) mod number;
 #[cfg(feature = "train")]
 pub mod pipeline;
 pub mod protocol;

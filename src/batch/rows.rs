@@ -3,6 +3,7 @@
 //! row; `{"inputs": {"name": ...}}`, named inputs; or an object of features by name), plus the
 //! columns the caller asked to keep.
 
+use crate::number::{finite_f32, parse_f32, NotAFeature};
 use serde_json::{Map, Value};
 
 use crate::inference::LoadedModel;
@@ -247,18 +248,17 @@ impl RowParser {
 
 /// A CSV cell as a finite float32.
 fn number(cell: &str, place: impl FnOnce() -> String) -> Result<f32, String> {
-    match cell.parse::<f32>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!("{}: '{cell}' is not a finite number", place())),
-        Err(_) => Err(format!("{}: '{cell}' is not a number", place())),
-    }
+    parse_f32(cell).map_err(|e| match e {
+        NotAFeature::NotFinite => format!("{}: '{cell}' is not a finite number", place()),
+        NotAFeature::NotNumeric => format!("{}: '{cell}' is not a number", place()),
+    })
 }
 
 /// A JSON value as a finite float32.
 fn json_feature(value: &Value, place: impl FnOnce() -> String) -> Result<f32, String> {
-    match value.as_f64().map(|v| v as f32) {
-        Some(v) if v.is_finite() => Ok(v),
-        Some(_) => Err(format!(
+    match value.as_f64().map(finite_f32) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(_)) => Err(format!(
             "{}: {value} is not a finite float32 number",
             place()
         )),

@@ -262,16 +262,11 @@ impl Batch {
 
 /// `v` as f32, refusing NaN, infinities and values beyond the float32 range.
 pub(crate) fn finite(v: f64, row: usize, column: usize) -> Result<f32, InputError> {
-    let x = v as f32;
-    if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(InputError::NotFinite {
-            row,
-            column,
-            value: v.to_string(),
-        })
-    }
+    crate::number::finite_f32(v).map_err(|_| InputError::NotFinite {
+        row,
+        column,
+        value: v.to_string(),
+    })
 }
 
 /// One regression row: `value` for one target, `values` for several.

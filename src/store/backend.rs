@@ -1,46 +1,11 @@
-//! Where a store's objects live: one dispatch over the folder and S3 backends, the answers of
-//! their conditional reads and listings, and S3 objects opened as streams for data sets.
+//! Where a store's objects live: one dispatch over the folder and S3 backends.
 
 use std::sync::Arc;
 
 use super::folder::FolderBackend;
+use super::object::{Changed, Decide, Downloaded, Listing};
 use super::s3::S3Backend;
-use super::{sha256_hex, StoreError, TransferProgress};
-
-/// A model file as read from a backend, with the sha256 of its bytes (computed on the way in
-/// where the backend streams them).
-#[derive(Debug)]
-pub(crate) struct Downloaded {
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-}
-
-impl Downloaded {
-    /// Bytes read whole, hashed now.
-    pub(crate) fn hashed(bytes: Vec<u8>) -> Self {
-        Downloaded {
-            sha256: sha256_hex(&bytes),
-            bytes,
-        }
-    }
-}
-
-/// The answer to a conditional read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Changed {
-    /// The object still has the ETag the caller knows.
-    Unchanged,
-    Missing,
-    /// The new content and its ETag.
-    Changed(Vec<u8>, Option<String>),
-}
-
-/// Folders and files directly under a key prefix.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Listing {
-    pub folders: Vec<String>,
-    pub files: Vec<String>,
-}
+use super::{StoreError, TransferProgress};
 
 /// Where the store's objects live.
 #[derive(Debug, Clone)]
@@ -48,10 +13,6 @@ pub(crate) enum Backend {
     Folder(FolderBackend),
     S3(S3Backend),
 }
-
-/// Computes an object's new content from its current one (`None` leaves it unchanged).
-pub(crate) type Decide<'a> =
-    dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>, StoreError> + Send + 'a;
 
 impl Backend {
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -121,26 +82,4 @@ impl Backend {
             Backend::S3(b) => b.describe(key),
         }
     }
-}
-
-/// Opens the object an `s3://bucket/key` URL names as a stream: a large data set is parsed
-/// while it arrives, never held whole.
-pub async fn open_url(
-    url: &str,
-) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
-    let (bucket, key) = url
-        .strip_prefix("s3://")
-        .and_then(|r| r.split_once('/'))
-        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
-        .ok_or_else(|| StoreError::InvalidReference {
-            reference: url.to_string(),
-            reason: "an S3 object is s3://bucket/key".into(),
-        })?;
-    let body = S3Backend::new(bucket.to_string(), String::new())
-        .open(key)
-        .await?
-        .ok_or_else(|| StoreError::NoSuchFile {
-            path: url.to_string(),
-        })?;
-    Ok(Box::new(body.into_async_read()))
 }

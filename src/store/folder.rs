@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{Changed, Decide, Listing, StoreError};
+use super::object::{Changed, Decide, Listing};
+use super::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct FolderBackend {

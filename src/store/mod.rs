@@ -15,6 +15,8 @@ mod error;
 mod fetch;
 #[cfg(feature = "native")]
 mod folder;
+#[cfg(feature = "native")]
+mod object;
 mod reference;
 #[cfg(feature = "native")]
 pub(crate) mod s3;
@@ -32,11 +34,7 @@ use crate::manifest::{AttachedFile, Manifest, MANIFEST_FORMAT};
 use crate::manifest::{ModelDescription, ModelFile};
 pub use alias::AliasRecord;
 #[cfg(feature = "native")]
-pub(crate) use backend::Decide;
-#[cfg(feature = "native")]
-pub use backend::{open_url, Changed, Listing};
-#[cfg(feature = "native")]
-use backend::{Backend, Downloaded};
+use backend::Backend;
 #[cfg(feature = "native")]
 pub use copy::Copied;
 pub use error::{validate_name, StoreError};
@@ -44,7 +42,13 @@ pub use error::{validate_name, StoreError};
 pub use fetch::{fetch, fetch_with_progress, file_stamp, FetchedModel};
 #[cfg(feature = "native")]
 use folder::FolderBackend;
+#[cfg(feature = "native")]
+use object::Downloaded;
+#[cfg(feature = "native")]
+pub use object::{Changed, Listing};
 pub use reference::{ModelRef, Selector, StoreLocation};
+#[cfg(feature = "native")]
+pub use s3::open_url;
 #[cfg(feature = "native")]
 use s3::S3Backend;
 

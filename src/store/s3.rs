@@ -23,8 +23,8 @@ use tokio::task::JoinSet;
 
 use sha2::{Digest, Sha256};
 
-use super::backend::Downloaded;
-use super::{Changed, Decide, Listing, StoreError, TransferProgress};
+use super::object::{Changed, Decide, Downloaded, Listing};
+use super::{StoreError, TransferProgress};
 
 /// Objects larger than this go up as a multipart upload and come down as parallel ranged GETs.
 pub const MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -696,4 +696,26 @@ impl S3Backend {
             path: self.describe(key),
         })
     }
+}
+
+/// Opens the object an `s3://bucket/key` URL names as a stream: a large data set is parsed
+/// while it arrives, never held whole.
+pub async fn open_url(
+    url: &str,
+) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
+    let (bucket, key) = url
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| StoreError::InvalidReference {
+            reference: url.to_string(),
+            reason: "an S3 object is s3://bucket/key".into(),
+        })?;
+    let body = S3Backend::new(bucket.to_string(), String::new())
+        .open(key)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchFile {
+            path: url.to_string(),
+        })?;
+    Ok(Box::new(body.into_async_read()))
 }
