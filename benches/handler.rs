@@ -9,6 +9,8 @@
 //!
 //! Also writes the models and the request bodies to `target/bench/` so that
 //! `benches/compare.sh` runs onnxruntime on exactly the same ONNX and bodies.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 

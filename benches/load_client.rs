@@ -9,6 +9,8 @@
 //! with PROTOCOL `json`, `binary` or `grpc` (ADDRESS the HTTP or the gRPC `host:port`).
 //! wrk cannot speak gRPC, and ghz is not installable offline, hence this client (run by
 //! `benches/serve_load.sh`).
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

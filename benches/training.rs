@@ -4,6 +4,8 @@
 //! The side-by-side comparison with Keras on the full reference data set is in
 //! `benches/compare.sh`; this benchmark follows the training loop's own speed from change to
 //! change.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use maas::training::{train, Silent, Targets, TrainConfig, TrainingData};

@@ -33,7 +33,6 @@
 //! - `report`: the model card and the training report's pictures.
 //! - `pipeline`: the `maas train` job end to end, with the export's parity check.
 
-#![warn(clippy::unwrap_used, clippy::expect_used)]
 // without `native` (the edge worker's wasm32 build) the store's I/O and the model handle's
 // refresh are left out, and some of what they share goes unused
 #![cfg_attr(not(feature = "native"), allow(dead_code))]

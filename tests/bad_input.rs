@@ -1,4 +1,6 @@
 //! Bad input to `maas train` and `maas predict`: a clear message and exit code 1, never a panic.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Faults in the data files users give `maas train` and `maas eval`: a file cut mid-row, a
 //! 2 GB stream for training that does not fit the memory limit (refused early, memory bounded),
 //! and a 2 GB stream that `maas eval` reads through to the end in bounded memory.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

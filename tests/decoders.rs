@@ -6,6 +6,8 @@
 //! loaded, one optimised plan serves every sequence and past length; the first step, whose past
 //! has length 0, is answered through KServe V2 like onnxruntime (≤ 1e-5), and so is the second;
 //! inputs that disagree on a shared dimension are refused.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

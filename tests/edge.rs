@@ -3,6 +3,8 @@
 //! as `maas serve` does on the same model, the hostile corpus must get its 4xx JSON errors, an
 //! alias move must be picked up, and a corrupted or oversized model must be refused.
 //! Needs `bash functions/edge/setup.sh` (wasm32 target, wrangler), which `tests/run.sh` runs.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 #[path = "common/corpus.rs"]

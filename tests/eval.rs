@@ -1,5 +1,7 @@
 //! `maas eval`: a published model's metrics on labelled data, ours and third-party ONNX, as a
 //! table, as JSON and as a confusion picture; labels the model does not know; bad input.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

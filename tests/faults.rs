@@ -3,6 +3,8 @@
 //! test can take down or stall: S3 down at cold start and back, S3 stalled, a corrupted new
 //! version while warm, an alias to a missing version, a truncated manifest, a model tract
 //! cannot run.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 #[path = "common/proxy.rs"]

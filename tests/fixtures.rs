@@ -1,4 +1,6 @@
 //! The committed ONNX fixtures: tract reproduces onnxruntime's recorded outputs.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use maas::inference::LoadedModel;
 use serde_json::Value;

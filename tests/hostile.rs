@@ -1,6 +1,8 @@
 //! The hostile-request corpus against the router in-process (what `maas serve` and the Lambda
 //! function run): every malformed request gets its 4xx and a JSON error saying what is wrong;
 //! none panics, hangs or gets a 5xx. The served model keeps answering afterwards.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 #[path = "common/corpus.rs"]

@@ -1,6 +1,8 @@
 //! The SAM template keeps its security properties and routes every route of the router:
 //! a later edit cannot silently drop encryption, the TLS-only policy, the public access block,
 //! least privilege or authorisation.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 use common::python_json;

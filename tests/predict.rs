@@ -1,4 +1,6 @@
 //! `maas predict` against published models, checked against onnxruntime and the ONNX checker.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! scikit-learn (R² of its own models on the same split, and its `r2_score` of ours), the ONNX
 //! checker and onnxruntime; same seed, same bytes; served with `value`/`values` and evaluated
 //! per target.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! The route table (`maas::server::routes::ROUTES`) is the one list of the API's routes: the
 //! README's table and the fuzz target's seeds must say the same, route for route. (The SAM
 //! template's API routes are checked against it in `tests/infra.rs`.)
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use maas::server::routes::{markdown_rows, ROUTES};
 

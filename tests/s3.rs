@@ -1,6 +1,8 @@
 //! The model registry on a real S3-protocol server (moto_server, started by each test on a free
 //! loopback port): publish, list, promote, roll back, load by alias and version, third-party
 //! models, concurrent publishers, and every error a user can meet.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

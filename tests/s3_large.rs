@@ -1,6 +1,8 @@
 //! A 200 MB model through the S3 store: multipart upload, parallel ranged download, checksum
 //! verified. (Its own test binary: the S3 client is configured once per process from the
 //! environment, which this test points at its own moto_server.)
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

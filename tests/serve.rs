@@ -2,6 +2,8 @@
 //! tritonclient.grpc, Prometheus metrics judged by prometheus_client's parser, the concurrency
 //! limit (503 + Retry-After), oversized bodies answered to clients that send everything before
 //! reading, the hostile corpus over TCP, and the graceful shutdown on SIGTERM.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 #[path = "common/corpus.rs"]

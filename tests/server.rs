@@ -1,4 +1,6 @@
 //! The HTTP API in-process: every route of the router and every error it promises.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

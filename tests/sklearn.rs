@@ -5,6 +5,8 @@
 //! ArrayFeatureExtractor, which tract types as a symbolic-dimension tensor: answered as the
 //! int64 ONNX declares), a random forest and gradient boosting (ai.onnx.ml tree ensembles). A
 //! support-vector classifier, whose operator tract lacks, is refused naming it.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! The folder model store through the library: concurrent publishes, aliases, format checks.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use maas::store::{ModelRef, Selector, Store, StoreError, StoreLocation};
 

@@ -7,6 +7,8 @@
 //! like onnxruntime (≤ 1e-5 for floats, exactly for integers and booleans) through `maas
 //! predict`, the native route, KServe V2 JSON, KServe V2 binary (tritonclient with its
 //! defaults, against `maas serve`) and TF Serving. Lambda events: `functions/predict/tests`.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! `maas train` end to end on the bundled digits: accuracy, store layout, manifest, determinism.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Classification metrics as data: accuracy, per-class and macro precision, recall and F1, the
 //! confusion matrix, and their rendering as a text table. Computed by training and evaluation,
-//! carried in every manifest. Regression's are in [`regression`].
+//! carried in every manifest. Regression's: [`RegressionMetrics`] per target.
 
 use std::fmt;
 

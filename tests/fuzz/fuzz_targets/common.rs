@@ -1,5 +1,7 @@
 //! What the targets share: the committed digits model behind the real router, and the check
 //! that an answer is a JSON document that is not a server error.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

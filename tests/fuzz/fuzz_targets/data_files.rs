@@ -2,6 +2,8 @@
 //! `maas eval --data`) and prediction rows (`maas predict --input`, CSV or JSON). Any bytes
 //! must give data or an error, never a panic.
 #![no_main]
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use libfuzzer_sys::fuzz_target;
 use maas::data::Dataset;

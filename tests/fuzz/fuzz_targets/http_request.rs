@@ -3,6 +3,8 @@
 //! swapped (bit 6); the rest is the body. Every answer must be a success or a JSON 4xx.
 //! `tests/fuzz/seeds.py` writes seeds in this layout.
 #![no_main]
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
 use http_body_util::BodyExt;

@@ -2,6 +2,8 @@
 //! shape: API Gateway v1/v2, function URL, direct invocation, junk); other bytes become the
 //! body of an HTTP API v2 event, base64-encoded or not. No panic, no failed invocation, no 5xx.
 #![no_main]
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
