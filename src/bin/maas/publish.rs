@@ -41,6 +41,12 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     let mut model = LoadedModel::from_bytes(&bytes)
         .with_context(|| format!("{} cannot be served", args.onnx.display()))?;
     crate::model_flags::apply(&mut model, args.task, args.output.as_deref(), args.labels)?;
+    if let Some(reason) = model.per_shape_reason() {
+        // served all the same, but each new set of input shapes types and optimises the graph
+        eprintln!(
+            "note: tract types this graph only with concrete input shapes, so it is served with a plan per shape, made on first use (the last 8 kept): {reason}"
+        );
+    }
     let description = model.description();
     let location: StoreLocation = args.store.parse()?;
     let manifest = open_store(location.clone())
