@@ -54,33 +54,7 @@ fn predicted(csv: &str) -> Vec<Vec<f64>> {
         &input,
     ]))
     .unwrap();
-    answer["predictions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            p["probabilities"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
-fn probabilities(lines: &[Value]) -> Vec<Vec<f64>> {
-    lines
-        .iter()
-        .map(|l| {
-            l["probabilities"]
-                .as_array()
-                .unwrap_or_else(|| panic!("no probabilities in {l}"))
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
+    probabilities(answer["predictions"].as_array().unwrap())
 }
 
 #[test]

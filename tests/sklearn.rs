@@ -65,19 +65,8 @@ async fn skl2onnx_classifiers_with_their_default_outputs_answer_like_onnxruntime
         ]))
         .unwrap();
         let predictions = answer["predictions"].as_array().unwrap();
-        let probabilities: Vec<Vec<f64>> = predictions
-            .iter()
-            .map(|p| {
-                p["probabilities"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect()
-            })
-            .collect();
         let want = number_rows(&expected["probabilities"]);
-        let diff = max_abs_diff(&probabilities, &want);
+        let diff = max_abs_diff(&probabilities(predictions), &want);
         assert!(diff <= 1e-5, "{name}: probabilities differ by {diff}");
         let labels: Vec<String> = predictions
             .iter()

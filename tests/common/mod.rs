@@ -172,6 +172,20 @@ pub fn number_rows(value: &serde_json::Value) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// The `probabilities` of each of `rows` (native predictions, batch answer lines) as rows of f64.
+pub fn probabilities(rows: &[serde_json::Value]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|row| {
+            row["probabilities"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no probabilities in {row}"))
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
 /// The largest |a − b| between two tables of the same shape; fails unless both have the same
 /// number of rows, each of the same width, and hold at least one value (so that an empty or
 /// short answer never compares as equal).
