@@ -190,14 +190,14 @@ fn third_party_onnx_publishes_and_answers_like_onnxruntime_on_s3_and_in_a_folder
         .unwrap();
         assert_eq!(
             manifest["inputs"],
-            json!([{"name": "X", "dtype": "float32", "shape": [-1, 64]}])
+            json!([{"name": "X", "dtype": "float32", "shape": [-1, 64], "dim_names": ["batch", null]}])
         );
         // every output of the graph, and the classifier answers with its probabilities
         assert_eq!(
             manifest["outputs"],
             json!([
-                {"name": "label", "dtype": "int64", "shape": [-1]},
-                {"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}
+                {"name": "label", "dtype": "int64", "shape": [-1], "dim_names": ["batch"]},
+                {"name": "probabilities", "dtype": "float32", "shape": [-1, 10], "dim_names": ["batch", null]}
             ])
         );
         assert_eq!(manifest["task"], "classifier");
