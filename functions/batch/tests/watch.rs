@@ -2,6 +2,8 @@
 //! invoked with `cargo lambda invoke` and the committed event of each shape, against a real
 //! S3-protocol server (moto): outputs equal the library's own run, a repeated event writes
 //! nothing new, an SQS batch answers exactly its bad message in `batchItemFailures`.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
 //! The committed events, read by lambda_http exactly as in Lambda and answered by the router.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

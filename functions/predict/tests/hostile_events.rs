@@ -2,6 +2,8 @@
 //! Gateway REST (v1) event, an HTTP API (v2) event and a function URL event (base64 body), read
 //! by lambda_http and answered by the router, gets the same 4xx and JSON error as over HTTP.
 //! Plus what only events can carry: invalid base64, odd direct-invocation payloads.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 //! and uint8 inputs, several outputs) answered like onnxruntime as HTTP API v2 events with a
 //! JSON body, and as function URL events carrying KServe's binary tensor extension
 //! base64-encoded, answered base64-encoded with the binary header.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

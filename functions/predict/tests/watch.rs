@@ -1,5 +1,7 @@
 //! End to end under `cargo lambda watch`: the real Lambda runtime loop, invoked directly with
 //! `cargo lambda invoke` and over HTTP through the function URL emulation.
+// test code: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
