@@ -809,30 +809,49 @@ impl LoadedModel {
                 }
             }
         }
-        // expressions once every plain symbol has its value
+        self.check_expressions(tensors, &bound)?;
+        Ok(bound
+            .into_iter()
+            .map(|(symbol, (value, _))| (symbol.to_string(), value))
+            .collect())
+    }
+
+    /// Checks the dimensions declared as expressions (`past_sequence_length +
+    /// sequence_length`) against the values the plain symbols took on the inputs; an
+    /// expression of a symbol no input binds is left to tract.
+    fn check_expressions(
+        &self,
+        tensors: &[tensor::Tensor],
+        bound: &HashMap<&str, (usize, &str)>,
+    ) -> Result<(), InferenceError> {
+        let has_expressions = self
+            .input_dims
+            .iter()
+            .flatten()
+            .any(|d| matches!(d, Dim::Expr(..)));
+        if !has_expressions {
+            return Ok(());
+        }
         let mut values = SymbolValues::default();
         let scope = self.symbol_scope();
-        for (symbol, (value, _)) in &bound {
+        for (symbol, (value, _)) in bound {
             values.set(&scope.sym(symbol), *value as i64);
         }
         for ((tensor, spec), dims) in tensors.iter().zip(&self.inputs).zip(&self.input_dims) {
             for (axis, (&got, dim)) in tensor.shape().iter().zip(dims).enumerate() {
                 let Dim::Expr(text, expr) = dim else { continue };
-                // an expression of a symbol no other input binds is left to tract
-                if let Ok(want) = expr.eval(&values).to_i64() {
-                    if want != got as i64 {
-                        return Err(InferenceError::Input(format!(
-                            "input '{}' has {got} along '{text}' (dimension {axis}) but the other inputs make it {want}",
-                            spec.name
-                        )));
-                    }
+                let Ok(want) = expr.eval(&values).to_i64() else {
+                    continue;
+                };
+                if want != got as i64 {
+                    return Err(InferenceError::Input(format!(
+                        "input '{}' has {got} along '{text}' (dimension {axis}) but the other inputs make it {want}",
+                        spec.name
+                    )));
                 }
             }
         }
-        Ok(bound
-            .into_iter()
-            .map(|(symbol, (value, _))| (symbol.to_string(), value))
-            .collect())
+        Ok(())
     }
 
     /// The scope of the graph's symbols.
