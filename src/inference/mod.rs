@@ -121,6 +121,18 @@ const SHAPE_PLANS: usize = 8;
 /// The values of a model's symbolic dimensions, sorted by symbol: the key of a per-shape plan.
 type ShapeKey = Vec<(String, usize)>;
 
+/// tract's values of the graph's symbols, by name.
+fn symbol_values<'a>(
+    scope: &SymbolScope,
+    values: impl IntoIterator<Item = (&'a str, usize)>,
+) -> SymbolValues {
+    let mut symbol_values = SymbolValues::default();
+    for (name, value) in values {
+        symbol_values.set(&scope.sym(name), value as i64);
+    }
+    symbol_values
+}
+
 /// The plans of a graph whose shape arithmetic tract cannot follow symbolically (Keras' Flatten
 /// casts the input's shape to int32 and back before Reshape): the graph with every input's
 /// datatype declared, typed again for each set of values of its symbolic dimensions.
@@ -137,10 +149,10 @@ impl ShapePlans {
     /// The graph typed for these symbol values.
     fn typed(&self, values: &HashMap<String, usize>) -> TractResult<TypedModel> {
         let mut model = self.model.clone();
-        let mut symbol_values = SymbolValues::default();
-        for (name, value) in values {
-            symbol_values.set(&model.symbols.sym(name), *value as i64);
-        }
+        let symbol_values = symbol_values(
+            &model.symbols,
+            values.iter().map(|(name, value)| (name.as_str(), *value)),
+        );
         for (i, (dtype, dims)) in self.declared.iter().enumerate() {
             let shape: TVec<usize> = dims
                 .iter()
@@ -832,11 +844,10 @@ impl LoadedModel {
         if !has_expressions {
             return Ok(());
         }
-        let mut values = SymbolValues::default();
-        let scope = self.symbol_scope();
-        for (symbol, (value, _)) in bound {
-            values.set(&scope.sym(symbol), *value as i64);
-        }
+        let values = symbol_values(
+            &self.symbol_scope(),
+            bound.iter().map(|(symbol, (value, _))| (*symbol, *value)),
+        );
         for ((tensor, spec), dims) in tensors.iter().zip(&self.inputs).zip(&self.input_dims) {
             for (axis, (&got, dim)) in tensor.shape().iter().zip(dims).enumerate() {
                 let Dim::Expr(text, expr) = dim else { continue };
