@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::contract::Task;
+use crate::features::FeatureColumns;
 
 /// The UCI handwritten digits data set (1797 rows, 64 pixel features, 10 classes, CC BY 4.0),
 /// compiled in so that `maas train` works on a fresh machine without any download.
@@ -51,7 +52,7 @@ pub struct Dataset {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Object(#[from] crate::objects::ObjectError),
     #[error("the data reader stopped: {0}")]
     Stopped(String),
     #[error("cannot read data file {path}: {source}")]
@@ -154,6 +155,8 @@ pub struct CsvRows<R: Read> {
     header: csv::StringRecord,
     /// Column index of each label column, in the order they were named.
     label_indices: Vec<usize>,
+    /// The other columns: the features.
+    columns: FeatureColumns,
     feature_names: Vec<String>,
     record: csv::StringRecord,
 }
@@ -175,11 +178,7 @@ impl<R: Read> CsvRows<R> {
             inner: reader,
             hasher: Sha256::new(),
         };
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(hashing);
+        let mut csv = crate::features::csv_reader(true).from_reader(hashing);
         let header = csv.headers().map_err(|e| csv_error(e, &path))?.clone();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(DataError::Empty { path });
@@ -217,6 +216,7 @@ impl<R: Read> CsvRows<R> {
         Ok(CsvRows {
             csv,
             path,
+            columns: FeatureColumns::except(header.len(), &label_indices),
             header,
             label_indices,
             feature_names,
@@ -224,9 +224,30 @@ impl<R: Read> CsvRows<R> {
         })
     }
 
-    /// Feature column names, in column order.
+    /// Feature column names, in column order (in the model's order after
+    /// `pick_features`, for `maas eval`).
     pub fn feature_names(&self) -> &[String] {
         &self.feature_names
+    }
+
+    /// Reads only a model's features from now on, as `features::FeatureColumns::for_model`
+    /// matches them: by name when the model names its features and the data has them all,
+    /// else every column but the labels, which must be `n_features` many.
+    pub(crate) fn pick_features(
+        &mut self,
+        n_features: usize,
+        model_features: &[String],
+    ) -> Result<(), crate::features::ColumnError> {
+        self.columns = FeatureColumns::for_model(
+            &self.header,
+            n_features,
+            model_features,
+            &self.label_indices,
+        )?;
+        self.feature_names = (0..self.columns.len())
+            .filter_map(|f| self.columns.name(f).map(str::to_string))
+            .collect();
+        Ok(())
     }
 
     /// Appends the next row's features to `features` and returns its (first) label; `None` at
@@ -289,19 +310,9 @@ impl<R: Read> CsvRows<R> {
                 found: self.record.len(),
             });
         }
-        let start = features.len();
-        for (i, cell) in self.record.iter().enumerate() {
-            if self.label_indices.contains(&i) {
-                continue;
-            }
-            match crate::number::parse_f32(cell) {
-                Ok(v) => features.push(v),
-                Err(kind) => {
-                    features.truncate(start);
-                    return Err(self.cell_error(kind, line, i));
-                }
-            }
-        }
+        self.columns
+            .read(&self.record, features)
+            .map_err(|bad| self.cell_error(bad.kind, line, bad.column))?;
         Ok(Some(line))
     }
 
@@ -636,7 +647,8 @@ fn class_index(classes: &[String], label: &str) -> u32 {
 /// blocking task: an S3 object streams through, it is never held whole.
 pub async fn open_source(source: &str) -> Result<Box<dyn Read + Send>, DataError> {
     if source.starts_with("s3://") {
-        let stream = crate::store::open_url(source).await?;
+        let location: crate::objects::Location = source.parse()?;
+        let stream = crate::objects::open(&location, 0).await?;
         return Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)));
     }
     let file = std::fs::File::open(source).map_err(|e| DataError::Read {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Task;
 use crate::data::{CsvRows, DataError};
+use crate::features::ColumnError;
 use crate::inference::{argmax_rows, InferenceError, LoadedModel};
 use crate::metrics::{Metrics, RegressionMetrics, RegressionTally};
 
@@ -60,20 +61,18 @@ pub fn evaluate<R: Read>(
     source: &str,
 ) -> Result<Evaluation, EvaluationError> {
     let n_features = rows_input(model, Task::Classifier)?;
-    let columns = feature_columns(model, n_features, rows.feature_names())?;
-    let width = rows.feature_names().len();
+    pick_features(model, n_features, &mut rows)?;
     let mut labels = model.labels().to_vec();
     let mut unknown_labels = Vec::new();
     let mut confusion = vec![vec![0u64; labels.len()]; labels.len()];
-    let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
     let mut x = Vec::with_capacity(EVALUATION_BATCH * n_features);
     let mut truth = Vec::with_capacity(EVALUATION_BATCH);
     let mut finished = false;
     while !finished {
-        raw.clear();
+        x.clear();
         truth.clear();
         while truth.len() < EVALUATION_BATCH {
-            let Some(label) = rows.next_row(&mut raw)? else {
+            let Some(label) = rows.next_row(&mut x)? else {
                 finished = true;
                 break;
             };
@@ -92,10 +91,6 @@ pub fn evaluate<R: Read>(
         }
         if truth.is_empty() {
             break;
-        }
-        x.clear();
-        for row in raw.chunks_exact(width) {
-            x.extend(columns.iter().map(|&c| row[c]));
         }
         let probabilities = model.predict(&x, truth.len())?;
         let predicted = argmax_rows(&probabilities, model.n_classes());
@@ -135,25 +130,19 @@ pub fn evaluate_regression<R: Read>(
             names: target_names.join(", "),
         });
     }
-    let columns = feature_columns(model, n_features, rows.feature_names())?;
-    let width = rows.feature_names().len();
+    pick_features(model, n_features, &mut rows)?;
     let mut tally = RegressionTally::new(outputs);
-    let mut raw = Vec::with_capacity(EVALUATION_BATCH * width);
     let mut truth = Vec::with_capacity(EVALUATION_BATCH * outputs);
     let mut x = Vec::with_capacity(EVALUATION_BATCH * n_features);
     loop {
-        raw.clear();
+        x.clear();
         truth.clear();
         let mut batch = 0;
-        while batch < EVALUATION_BATCH && rows.next_values(&mut raw, &mut truth)? {
+        while batch < EVALUATION_BATCH && rows.next_values(&mut x, &mut truth)? {
             batch += 1;
         }
         if batch == 0 {
             break;
-        }
-        x.clear();
-        for row in raw.chunks_exact(width) {
-            x.extend(columns.iter().map(|&c| row[c]));
         }
         tally.add(&truth, &model.predict(&x, batch)?);
     }
@@ -182,40 +171,22 @@ fn rows_input(model: &LoadedModel, task: Task) -> Result<usize, EvaluationError>
     }
 }
 
-/// For each model input, the data's feature column that feeds it.
-fn feature_columns(
+/// Makes `rows` read the model's features (see [`CsvRows::pick_features`]).
+fn pick_features<R: Read>(
     model: &LoadedModel,
     n_features: usize,
-    data_features: &[String],
-) -> Result<Vec<usize>, EvaluationError> {
-    let by_name: Option<Vec<usize>> = (!model.feature_names().is_empty())
-        .then(|| {
-            model
-                .feature_names()
-                .iter()
-                .map(|name| data_features.iter().position(|f| f == name))
-                .collect()
+    rows: &mut CsvRows<R>,
+) -> Result<(), EvaluationError> {
+    let found = rows.feature_names().len();
+    rows.pick_features(n_features, model.feature_names())
+        .map_err(|e| match e {
+            ColumnError::MissingFeature(missing) => EvaluationError::MissingFeature {
+                missing,
+                found,
+                expected: n_features,
+            },
+            ColumnError::FeatureCount { found, expected } => {
+                EvaluationError::FeatureCount { found, expected }
+            }
         })
-        .flatten();
-    if let Some(columns) = by_name {
-        return Ok(columns);
-    }
-    if data_features.len() == n_features {
-        return Ok((0..n_features).collect());
-    }
-    match model
-        .feature_names()
-        .iter()
-        .find(|name| !data_features.contains(name))
-    {
-        Some(missing) => Err(EvaluationError::MissingFeature {
-            missing: missing.clone(),
-            found: data_features.len(),
-            expected: n_features,
-        }),
-        None => Err(EvaluationError::FeatureCount {
-            found: data_features.len(),
-            expected: n_features,
-        }),
-    }
 }

@@ -7,6 +7,8 @@
 //! - [`metrics`]: classification metrics as data (computed by training and evaluation, kept in manifests).
 //! - [`manifest`]: the JSON description published beside each model.
 //! - [`store`]: the versioned model store (bytes and manifests, folder or S3) and model references.
+//! - `objects` (with `native`): objects in a folder or on S3, the one I/O layer under the store,
+//!   batch scoring and data reading.
 //! - [`tensor`]: request tensors (datatype, shape, values) checked before anything is sized by them.
 //! - [`inference`]: loading any ONNX model tract runs and running it on checked tensors.
 //! - [`loader`]: a model reference to a model ready to answer (store, then inference).
@@ -49,6 +51,7 @@ pub mod datagen;
 pub mod evaluation;
 #[cfg(feature = "train")]
 pub mod export;
+pub(crate) mod features;
 #[cfg(feature = "serve")]
 pub mod grpc;
 pub mod inference;
@@ -60,6 +63,8 @@ pub mod manifest;
 pub mod memory;
 pub mod metrics;
 pub(crate) mod number;
+#[cfg(feature = "native")]
+pub mod objects;
 #[cfg(feature = "train")]
 pub mod pipeline;
 pub mod protocol;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
-use maas::batch::objects::Location;
 use maas::batch::{self, BatchSettings, Piece};
+use maas::objects::Location;
 use serde_json::Value;
 
 mod common;

@@ -6,7 +6,6 @@
 //! a deadline. What `maas batch` and the batch Lambda function both run.
 
 pub mod lines;
-pub mod objects;
 pub mod rows;
 
 use std::collections::HashMap;
@@ -17,11 +16,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::loader::ServedModel;
+use crate::objects::{head, open, output_stamp, Location, ObjectError, Output};
 use crate::protocol::{self, NativeResponse};
-use crate::store::StoreError;
 use crate::tensor::Tensor;
 use lines::{read_from, RangeLines};
-use objects::{head, open, output_stamp, Location, Output};
 use rows::{Format, LayoutError, Parsed, RowParser};
 
 /// Rows per call to the model.
@@ -82,7 +80,7 @@ pub struct Report {
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Object(#[from] ObjectError),
     #[error("{object}: {error}")]
     Layout { object: String, error: LayoutError },
     #[error("reading {object}: {error}")]

@@ -3,10 +3,11 @@
 //! row; `{"inputs": {"name": ...}}`, named inputs; or an object of features by name), plus the
 //! columns the caller asked to keep.
 
-use crate::number::{finite_f32, parse_f32, NotAFeature};
 use serde_json::{Map, Value};
 
+use crate::features::{split_line, ColumnError, FeatureColumns};
 use crate::inference::LoadedModel;
+use crate::number::{finite_f32, NotAFeature};
 use crate::protocol::{NativeInputs, PredictRequest};
 
 /// How the lines of an object are read.
@@ -72,22 +73,9 @@ pub struct RowParser {
     n_features: Option<usize>,
     feature_names: Vec<String>,
     keep: Vec<String>,
-    /// CSV: the column of each feature, and of each kept column.
-    feature_columns: Vec<usize>,
+    /// CSV: the columns of the features, and of each kept column.
+    feature_columns: FeatureColumns,
     keep_columns: Vec<usize>,
-    width: usize,
-}
-
-fn split_csv(line: &[u8]) -> Result<Vec<String>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .trim(csv::Trim::All)
-        .from_reader(line);
-    match reader.records().next() {
-        Some(Ok(record)) => Ok(record.iter().map(str::to_string).collect()),
-        Some(Err(e)) => Err(format!("malformed CSV: {e}")),
-        None => Ok(Vec::new()),
-    }
 }
 
 impl RowParser {
@@ -104,9 +92,8 @@ impl RowParser {
             n_features: model.n_features(),
             feature_names: model.feature_names().to_vec(),
             keep: keep.to_vec(),
-            feature_columns: Vec::new(),
+            feature_columns: FeatureColumns::except(0, &[]),
             keep_columns: Vec::new(),
-            width: 0,
         };
         if format == Format::JsonLines {
             return Ok(parser);
@@ -121,8 +108,7 @@ impl RowParser {
                     .join(", "),
             ));
         };
-        let columns = split_csv(header).unwrap_or_default();
-        parser.width = columns.len();
+        let columns = split_line(header).unwrap_or_default();
         for name in keep {
             let i = columns
                 .iter()
@@ -130,35 +116,18 @@ impl RowParser {
                 .ok_or_else(|| LayoutError::MissingKeep(name.clone()))?;
             parser.keep_columns.push(i);
         }
-        let by_name: Option<Vec<usize>> = (!parser.feature_names.is_empty())
-            .then(|| {
-                parser
-                    .feature_names
-                    .iter()
-                    .map(|f| columns.iter().position(|c| c == f))
-                    .collect()
-            })
-            .flatten();
-        parser.feature_columns = match by_name {
-            Some(found) => found,
-            None => {
-                let rest: Vec<usize> = (0..columns.len())
-                    .filter(|i| !parser.keep_columns.contains(i))
-                    .collect();
-                if rest.len() != n_features {
-                    return Err(
-                        match parser.feature_names.iter().find(|f| !columns.contains(f)) {
-                            Some(missing) => LayoutError::MissingFeature(missing.clone()),
-                            None => LayoutError::FeatureCount {
-                                found: rest.len(),
-                                expected: n_features,
-                            },
-                        },
-                    );
-                }
-                rest
+        parser.feature_columns = FeatureColumns::for_model(
+            &columns,
+            n_features,
+            &parser.feature_names,
+            &parser.keep_columns,
+        )
+        .map_err(|e| match e {
+            ColumnError::MissingFeature(name) => LayoutError::MissingFeature(name),
+            ColumnError::FeatureCount { found, expected } => {
+                LayoutError::FeatureCount { found, expected }
             }
-        };
+        })?;
         Ok(parser)
     }
 
@@ -174,23 +143,32 @@ impl RowParser {
     }
 
     fn parse_csv(&self, line: &[u8]) -> Result<Parsed, String> {
-        let cells = split_csv(line)?;
-        if cells.len() != self.width {
-            return Err(format!(
-                "{} fields, the header has {}",
-                cells.len(),
-                self.width
-            ));
+        let cells = split_line(line).map_err(|e| format!("malformed CSV: {e}"))?;
+        let width = self.feature_columns.width();
+        if cells.len() != width {
+            return Err(format!("{} fields, the header has {width}", cells.len()));
         }
         let mut features = Vec::with_capacity(self.feature_columns.len());
-        for &c in &self.feature_columns {
-            features.push(number(&cells[c], || format!("column {}", c + 1))?);
-        }
+        self.feature_columns
+            .read(&cells, &mut features)
+            .map_err(|bad| {
+                let cell = cells.get(bad.column).unwrap_or_default();
+                let place = self.feature_columns.place(&bad);
+                match bad.kind {
+                    NotAFeature::NotFinite => {
+                        format!("column {place}: '{cell}' is not a finite number")
+                    }
+                    NotAFeature::NotNumeric => format!("column {place}: '{cell}' is not a number"),
+                }
+            })?;
         let keep = self
             .keep
             .iter()
             .zip(&self.keep_columns)
-            .map(|(name, &c)| (name.clone(), Value::String(cells[c].clone())))
+            .map(|(name, &c)| {
+                let cell = cells.get(c).unwrap_or_default();
+                (name.clone(), Value::String(cell.to_string()))
+            })
             .collect();
         Ok(Parsed::Row { features, keep })
     }
@@ -244,14 +222,6 @@ impl RowParser {
             .collect::<Result<Vec<f32>, String>>()?;
         Ok(Parsed::Row { features, keep })
     }
-}
-
-/// A CSV cell as a finite float32.
-fn number(cell: &str, place: impl FnOnce() -> String) -> Result<f32, String> {
-    parse_f32(cell).map_err(|e| match e {
-        NotAFeature::NotFinite => format!("{}: '{cell}' is not a finite number", place()),
-        NotAFeature::NotNumeric => format!("{}: '{cell}' is not a number", place()),
-    })
 }
 
 /// A JSON value as a finite float32.

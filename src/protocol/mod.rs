@@ -14,8 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::contract::Task;
+use crate::features::{self, ColumnError, FeatureColumns};
 use crate::inference::argmax_rows;
 use crate::inference::{InferenceError, LoadedModel};
+use crate::number::NotAFeature;
 use crate::tensor::{Tensor, TensorError};
 pub use named::{named_output, nest, tensors_from_named, NamedOutput};
 
@@ -107,6 +109,14 @@ pub enum InputError {
     },
     #[error("the CSV header names no column '{0}' that the model needs")]
     MissingColumn(String),
+    #[error("the CSV header has {found} columns, the model takes {expected} features and names none to match by")]
+    HeaderWidth { found: usize, expected: usize },
+    #[error("line {line} has {found} fields, the header has {expected}")]
+    Ragged {
+        line: u64,
+        found: usize,
+        expected: usize,
+    },
     #[error("malformed input: {0}")]
     Malformed(String),
     #[error("{path} is {found}, expected a number")]
@@ -199,64 +209,72 @@ impl Batch {
         })
     }
 
-    /// Parses CSV rows of features. A first line that is not all numbers is a header: when it
-    /// names every feature of the model, those columns are taken by name (so a labelled data
-    /// file can be sent as it is); otherwise all columns are features, in order.
+    /// Parses CSV rows of features with the shared reader (`features`). A first line that is
+    /// not all numbers is a header: when it names every feature of the model, those columns
+    /// are taken by name (so a labelled data file can be sent as it is); otherwise all columns
+    /// are features, in order.
     pub fn from_csv(
         text: &str,
         n_features: usize,
         feature_names: &[String],
     ) -> Result<Batch, InputError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
+        let mut reader = features::csv_reader(false).from_reader(text.as_bytes());
         let mut records = reader.records().peekable();
-        let mut columns: Option<Vec<usize>> = None;
+        let mut columns = FeatureColumns::except(n_features, &[]);
+        let mut header = false;
         if let Some(Ok(first)) = records.peek() {
-            if first.iter().any(|cell| cell.parse::<f64>().is_err()) {
-                let header: Vec<String> = first.iter().map(str::to_string).collect();
-                let missing = feature_names.iter().find(|f| !header.contains(f));
-                match missing {
-                    None if !feature_names.is_empty() => {
-                        columns = Some(
-                            feature_names
-                                .iter()
-                                .filter_map(|f| header.iter().position(|h| h == f))
-                                .collect(),
-                        );
-                    }
-                    Some(name) if header.len() != n_features => {
-                        return Err(InputError::MissingColumn(name.clone()));
-                    }
-                    _ => {}
-                }
+            if features::is_header(first) {
+                columns = FeatureColumns::for_model(first, n_features, feature_names, &[])
+                    .map_err(|e| match e {
+                        ColumnError::MissingFeature(name) => InputError::MissingColumn(name),
+                        ColumnError::FeatureCount { found, expected } => {
+                            InputError::HeaderWidth { found, expected }
+                        }
+                    })?;
+                header = true;
                 records.next();
             }
         }
-        let mut rows = Vec::new();
+        let mut values = Vec::new();
+        let mut rows = 0;
         for record in records {
             let record = record.map_err(|e| InputError::Malformed(e.to_string()))?;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
-            let cells: Vec<&str> = match &columns {
-                Some(picked) => picked.iter().filter_map(|&i| record.get(i)).collect(),
-                None => record.iter().collect(),
-            };
-            let row = cells
-                .iter()
-                .enumerate()
-                .map(|(c, cell)| {
-                    cell.parse::<f64>().map_err(|_| InputError::NotNumeric {
+            if record.len() != columns.width() {
+                return Err(match header {
+                    true => InputError::Ragged {
                         line,
-                        column: c + 1,
-                        value: cell.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<f64>, _>>()?;
-            rows.push(row);
+                        found: record.len(),
+                        expected: columns.width(),
+                    },
+                    false => InputError::FeatureCount {
+                        row: rows,
+                        got: record.len(),
+                        expected: n_features,
+                    },
+                });
+            }
+            columns.read(&record, &mut values).map_err(|bad| {
+                let value = record.get(bad.column).unwrap_or_default().to_string();
+                match bad.kind {
+                    NotAFeature::NotNumeric => InputError::NotNumeric {
+                        line,
+                        column: bad.column + 1,
+                        value,
+                    },
+                    NotAFeature::NotFinite => InputError::NotFinite {
+                        row: rows,
+                        column: bad.feature,
+                        value,
+                    },
+                }
+            })?;
+            rows += 1;
         }
-        Batch::from_rows(&rows, n_features)
+        if rows == 0 {
+            return Err(InputError::Empty);
+        }
+        Ok(Batch { rows, values })
     }
 }
 

@@ -145,10 +145,10 @@ pub(crate) async fn run_tensors(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    // wasm32 (the edge worker) runs the inference inline at once: no deadline to keep
-    #[cfg(not(target_arch = "wasm32"))]
+    // without threads (the edge worker) the inference runs inline at once: no deadline to keep
+    #[cfg(feature = "native")]
     let deadline = timeout.map(|t| (tokio::time::Instant::from_std(started) + t, t));
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(not(feature = "native"))]
     let deadline = timeout.and(None);
     let model = served.clone();
     let elements: usize = tensors.iter().map(Tensor::len).sum();

@@ -5,6 +5,10 @@ use crate::manifest::MANIFEST_FORMAT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Reading, writing or listing the store's objects failed (the I/O needs `native`).
+    #[cfg(feature = "native")]
+    #[error(transparent)]
+    Object(#[from] crate::objects::ObjectError),
     #[error("invalid model reference '{reference}': {reason}")]
     InvalidReference { reference: String, reason: String },
     #[error("invalid {what} '{value}': use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'{extra}")]
@@ -36,12 +40,6 @@ pub enum StoreError {
         file: String,
         listed: String,
     },
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
     #[error("{path} is not a valid maas document: {message}")]
     BadDocument { path: String, message: String },
     #[error("{path} was written by a newer maas (manifest format {found}, maas {maas_version}); this maas {ours} reads format {MANIFEST_FORMAT} at most: upgrade maas")]
@@ -67,22 +65,6 @@ pub enum StoreError {
         theirs: String,
         ours: String,
     },
-    #[error("no such bucket: {bucket}")]
-    NoSuchBucket { bucket: String },
-    #[error("access denied to {action} {path} ({code}): check the credentials and the IAM policy")]
-    AccessDenied {
-        action: &'static str,
-        path: String,
-        code: String,
-    },
-    #[error("cannot reach the S3 endpoint {endpoint} after {attempts} attempts: {detail}")]
-    Unreachable {
-        endpoint: String,
-        attempts: u32,
-        detail: String,
-    },
-    #[error("{path} keeps changing under concurrent writers; try again")]
-    Contended { path: String },
     #[error("alias '{alias}' of model '{name}' has no earlier version to roll back to")]
     NothingToRollBack { name: String, alias: String },
 }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use maas::batch::objects::Location;
 use maas::batch::{self, BatchSettings, Piece, Report};
 use maas::loader::ServedModel;
+use maas::objects::Location;
 use serde_json::{json, Value};
 
 /// An event this function cannot take.
@@ -36,7 +36,7 @@ pub fn settings_from_env() -> Result<BatchSettings, String> {
     Ok(BatchSettings {
         output: output
             .parse()
-            .map_err(|e: maas::store::StoreError| e.to_string())?,
+            .map_err(|e: maas::objects::ObjectError| e.to_string())?,
         keep,
     })
 }
@@ -207,7 +207,7 @@ pub async fn plan(event: &Value) -> Result<Option<Value>, lambda_runtime::Error>
         bucket: bucket.to_string(),
         key: key.to_string(),
     };
-    let size = maas::batch::objects::head(&source).await?.size;
+    let size = maas::objects::head(&source).await?.size;
     let range = (range_mib << 20).max(size.div_ceil(MAX_RANGES));
     let items: Vec<Value> = batch::ranges(size, range)
         .into_iter()

@@ -11,8 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use maas::batch::objects::Location;
 use maas::batch::{self, BatchSettings, Piece};
+use maas::objects::Location;
 use serde_json::{json, Value};
 
 #[path = "../../../tests/common/lambda_watch.rs"]

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use maas::batch::objects::{list, Location};
 use maas::batch::{self, BatchSettings, Piece};
+use maas::objects::{list, Location};
 use maas::store::ModelRef;
 
 use crate::progress::TransferBar;

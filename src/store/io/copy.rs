@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Selector, Store, StoreError, LATEST, MANIFEST_FILE};
+use super::super::{Selector, StoreError, LATEST, MANIFEST_FILE};
+use super::Store;
+use crate::objects;
 
 /// What [`Store::copy_to`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +31,12 @@ impl Store {
         let version = self.resolve(name, selector).await?;
         let (manifest, model) = self.fetch(name, &Selector::Version(version)).await?;
         let manifest_key = Self::version_key(name, version, MANIFEST_FILE);
+        let manifest_at = self.at(&manifest_key);
         let manifest_bytes =
-            self.backend
-                .get(&manifest_key)
+            objects::get(&manifest_at)
                 .await?
                 .ok_or_else(|| StoreError::NoSuchFile {
-                    path: self.backend.describe(&manifest_key),
+                    path: manifest_at.to_string(),
                 })?;
         let model_key = Self::version_key(name, version, &manifest.model.file);
         let already_there = match target.manifest(name, version).await {
@@ -52,16 +54,13 @@ impl Store {
             Err(e) => return Err(e),
         };
         if !already_there {
-            target
-                .backend
-                .put_model(&model_key, &model, target.progress.clone())
-                .await?;
+            objects::put_if_absent(&target.at(&model_key), &model, target.progress.clone()).await?;
             for attached in &manifest.attachments {
                 let bytes = self.attachment(name, version, &attached.file).await?;
                 let key = Self::version_key(name, version, &attached.file);
-                target.backend.put(&key, &bytes).await?;
+                objects::put(&target.at(&key), &bytes).await?;
             }
-            target.backend.put(&manifest_key, &manifest_bytes).await?;
+            objects::put(&target.at(&manifest_key), &manifest_bytes).await?;
         }
         let mut aliases = Vec::new();
         if let Selector::Alias(alias) = selector {

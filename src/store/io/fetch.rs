@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{sha256_hex, ModelRef, Store, StoreError, TransferProgress};
+use super::super::{sha256_hex, ModelRef, StoreError};
+use super::Store;
 use crate::manifest::Manifest;
+use crate::objects::{self, Location, TransferProgress};
 
 /// A model file and, when it came from a store, its manifest (checksum already verified).
 #[derive(Debug, Clone)]
@@ -27,19 +29,11 @@ pub async fn fetch_with_progress(
 ) -> Result<FetchedModel, StoreError> {
     match reference {
         ModelRef::File(path) => {
-            let bytes = tokio::fs::read(path).await.map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    StoreError::NoSuchFile {
-                        path: path.display().to_string(),
-                    }
-                } else {
-                    StoreError::Io {
-                        action: "read",
-                        path: path.display().to_string(),
-                        source,
-                    }
-                }
-            })?;
+            let bytes = objects::get(&Location::File(path.clone()))
+                .await?
+                .ok_or_else(|| StoreError::NoSuchFile {
+                    path: path.display().to_string(),
+                })?;
             Ok(FetchedModel {
                 manifest: None,
                 sha256: sha256_hex(&bytes),
@@ -66,11 +60,7 @@ pub async fn fetch_with_progress(
 /// A tag of a bare model file's size and modification time: it changes whenever the file is
 /// replaced or rewritten, so a server can tell whether to load the file again.
 pub async fn file_stamp(path: &std::path::Path) -> Result<String, StoreError> {
-    super::folder::file_stamp(path)
-        .await
-        .map_err(|source| StoreError::Io {
-            action: "read",
-            path: path.display().to_string(),
-            source,
-        })
+    Ok(objects::head(&Location::File(path.to_path_buf()))
+        .await?
+        .stamp)
 }
