@@ -52,6 +52,8 @@ pub mod evaluation;
 #[cfg(feature = "train")]
 pub mod export;
 pub(crate) mod features;
+#[cfg(feature = "generation")]
+pub mod generation;
 #[cfg(feature = "serve")]
 pub mod grpc;
 pub mod inference;

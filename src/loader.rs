@@ -34,6 +34,13 @@ pub enum LoadError {
     /// The store could not give the model's bytes (missing, unreachable, checksum mismatch, …).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The model and its files are not a text-generation export maas can serve.
+    #[cfg(feature = "generation")]
+    #[error("cannot serve {reference} as a text-generation model: {source}")]
+    Text {
+        reference: String,
+        source: crate::generation::TextModelError,
+    },
     /// tract could not load the bytes, or the manifest does not fit the model.
     #[error("cannot load model {reference}: {source}")]
     Model {
@@ -135,4 +142,38 @@ pub fn from_bytes(
         model,
         load_time: std::time::Duration::ZERO,
     })
+}
+
+/// A text-generation model from a folder as `optimum-cli export onnx --task
+/// text-generation-with-past` writes it: `model.onnx`, `tokenizer.json` and the configuration
+/// files beside them (see [`crate::generation::config::FILES`]).
+#[cfg(all(feature = "native", feature = "generation"))]
+pub async fn load_export_folder(
+    dir: &std::path::Path,
+) -> Result<crate::generation::TextModel, LoadError> {
+    use crate::generation::{config, ExportFiles, TextModel};
+    use crate::objects::{self, Location};
+    let read = |file: &str| {
+        let location = Location::File(dir.join(file));
+        async move { objects::get(&location).await.map_err(StoreError::from) }
+    };
+    let required = |file: &str, bytes: Option<Vec<u8>>| {
+        bytes.ok_or_else(|| StoreError::NoSuchFile {
+            path: dir.join(file).display().to_string(),
+        })
+    };
+    let reference = dir.display().to_string();
+    let model = required("model.onnx", read("model.onnx").await?)?;
+    let files = ExportFiles {
+        tokenizer: required(config::TOKENIZER, read(config::TOKENIZER).await?)?,
+        tokenizer_config: read(config::TOKENIZER_CONFIG).await?,
+        chat_template: read(config::CHAT_TEMPLATE).await?,
+        generation_config: read(config::GENERATION_CONFIG).await?,
+        model_config: read(config::MODEL_CONFIG).await?,
+    };
+    let model = LoadedModel::from_vec(model).map_err(|source| LoadError::Model {
+        reference: reference.clone(),
+        source,
+    })?;
+    TextModel::new(model, &files).map_err(|source| LoadError::Text { reference, source })
 }

@@ -444,6 +444,29 @@ impl Tensor {
         }
     }
 
+    /// An int64 tensor of `values` (row-major) with `shape`, refused when the shape's element
+    /// count is not the number of values: token ids, masks and positions.
+    pub fn from_i64(
+        shape: Vec<usize>,
+        values: impl IntoIterator<Item = i64>,
+    ) -> Result<Tensor, TensorError> {
+        let bytes: Vec<u8> = values.into_iter().flat_map(i64::to_le_bytes).collect();
+        let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements.and_then(|e| e.checked_mul(8)) != Some(bytes.len()) {
+            return Err(TensorError::Count {
+                name: "int64 tensor".to_string(),
+                found: (bytes.len() / 8).to_string(),
+                shape: shape.iter().map(|&d| d as i64).collect(),
+                needed: elements.unwrap_or(usize::MAX),
+            });
+        }
+        Ok(Tensor {
+            dtype: DType::I64,
+            shape,
+            bytes,
+        })
+    }
+
     /// A float32 tensor of `values` (row-major) with `shape`, refused when the shape's
     /// element count is not the number of values.
     pub fn from_f32(name: &str, shape: Vec<usize>, values: &[f32]) -> Result<Tensor, TensorError> {

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     /// How long `maas serve` lets requests in flight finish after SIGTERM
     /// (`MAAS_DRAIN_TIMEOUT_SECONDS`).
     pub drain_timeout: Duration,
+    /// Most tokens one text generation may produce (`MAAS_MAX_TOKENS`, default 1024).
+    pub max_tokens: usize,
 }
 
 /// Lambda's synchronous invocation payload limit.
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             admission_wait: Duration::from_millis(100),
             request_timeout: Some(Duration::from_secs(30)),
             drain_timeout: Duration::from_secs(30),
+            max_tokens: 1024,
         }
     }
 }
@@ -85,7 +88,8 @@ impl ServerConfig {
 
     /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF`,
     /// `MAAS_INFERENCE_THREADS`, `MAAS_MAX_CONCURRENCY`, `MAAS_ADMISSION_WAIT_MS`,
-    /// `MAAS_REQUEST_TIMEOUT_MS` (0: none) and `MAAS_DRAIN_TIMEOUT_SECONDS` over the defaults.
+    /// `MAAS_REQUEST_TIMEOUT_MS` (0: none), `MAAS_DRAIN_TIMEOUT_SECONDS` and `MAAS_MAX_TOKENS`
+    /// over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -108,6 +112,9 @@ impl ServerConfig {
         };
         if let Some(n) = positive("MAAS_MAX_ROWS")? {
             config.max_rows = n as usize;
+        }
+        if let Some(n) = positive("MAAS_MAX_TOKENS")? {
+            config.max_tokens = n.min(1 << 20) as usize;
         }
         if let Some(n) = positive("MAAS_MAX_BODY_BYTES")? {
             config.max_body_bytes = n as usize;

@@ -1,9 +1,10 @@
-//! The `maas` command line: adapts the library's jobs (train, eval, predict, publish, models,
-//! serve, datagen) to flags, progress bars, tables and exit codes. One file per command.
+//! The `maas` command line: adapts the library's jobs (train, eval, predict, generate, publish,
+//! models, serve, datagen) to flags, progress bars, tables and exit codes. One file per command.
 
 mod batch;
 mod datagen;
 mod eval;
+mod generate;
 mod model_flags;
 mod models;
 mod predict;
@@ -35,6 +36,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
     Predict(predict::PredictArgs),
+    /// Generate text with a decoder-only model (a Hugging Face optimum export), printed as it
+    /// comes.
+    Generate(generate::GenerateArgs),
     /// Publish an ONNX classifier trained elsewhere (scikit-learn, PyTorch, Keras) to a store.
     Publish(publish::PublishArgs),
     /// List, show, promote and roll back published models.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
             Command::Train(args) => train::run(args).await,
             Command::Eval(args) => eval::run(args).await,
             Command::Predict(args) => predict::run(args).await,
+            Command::Generate(args) => generate::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Publish(args) => publish::run(args).await,
             Command::Models(command) => models::run(command).await,

@@ -1,0 +1,420 @@
+//! The decoding loop: the prompt in one run (prefill), then one token per run with the key and
+//! value cache the previous run answered; each token chosen by the [`Sampler`], turned into
+//! text as its characters complete, checked against the stop strings and handed to the caller
+//! (who may stop it: a client gone), until an end-of-text id, a stop string or `max_tokens`.
+
+use super::chat::{ChatError, ChatMessage, ChatTemplate};
+use super::config::{BadFile, ExportFiles, GenerationConfig};
+use super::layout::{DecoderLayout, LayoutError};
+use super::sampling::{BadOption, Sampler, SamplingOptions};
+use super::stop::StopStrings;
+use super::tokenizer::{IncrementalDecoder, TextTokenizer, TokenizerError};
+use crate::inference::{InferenceError, LoadedModel};
+use crate::tensor::{DType, Tensor};
+
+/// What a client asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// A plain text continued as it is (tokenized with the tokenizer's special tokens).
+    Text(String),
+    /// A conversation, rendered with the model's chat template and an assistant turn to come.
+    Chat(Vec<ChatMessage>),
+}
+
+/// One generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationRequest {
+    pub prompt: Prompt,
+    /// `None`: as many as the context leaves, up to the server's cap.
+    pub max_tokens: Option<usize>,
+    pub sampling: SamplingOptions,
+    pub stop: Vec<String>,
+}
+
+/// Why text cannot be generated; the first group is the client's to fix (a 400).
+#[derive(Debug, thiserror::Error)]
+pub enum GenerationError {
+    #[error("the prompt is empty: send some text to continue")]
+    EmptyPrompt,
+    #[error(transparent)]
+    Option(#[from] BadOption),
+    #[error("max_tokens is {0}: ask for at least 1 token")]
+    NoTokens(usize),
+    #[error("max_tokens is {asked}, over this server's cap of {cap} (MAAS_MAX_TOKENS)")]
+    OverCap { asked: usize, cap: usize },
+    #[error("prompt tokens ({prompt}) plus max_tokens ({asked}) are over the model's context of {context} tokens")]
+    OverContext {
+        prompt: usize,
+        asked: usize,
+        context: usize,
+    },
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    /// The caller stopped taking text (its client went away).
+    #[error("the generation was stopped: its client went away")]
+    Cancelled,
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+}
+
+impl GenerationError {
+    /// Whether the request, not the server, is at fault (HTTP 400).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            GenerationError::EmptyPrompt
+                | GenerationError::Option(_)
+                | GenerationError::NoTokens(_)
+                | GenerationError::OverCap { .. }
+                | GenerationError::OverContext { .. }
+                | GenerationError::Chat(_)
+                | GenerationError::Tokenizer(TokenizerError::Encode(_))
+        )
+    }
+}
+
+/// Why an export cannot serve text.
+#[derive(Debug, thiserror::Error)]
+pub enum TextModelError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    File(#[from] BadFile),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+}
+
+/// Why the generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// An end-of-text id or a stop string.
+    Stop,
+    /// `max_tokens` (or the context) ran out.
+    Length,
+}
+
+impl FinishReason {
+    /// As OpenAI and KServe name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+        }
+    }
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    /// The generated ids (an end-of-text id included when one ended it).
+    pub tokens: Vec<u32>,
+    pub finish_reason: FinishReason,
+    pub prompt_tokens: usize,
+}
+
+/// A checked request, ready to run: what [`TextModel::prepare`] makes before a slot is taken.
+#[derive(Debug)]
+pub struct Prepared {
+    ids: Vec<u32>,
+    sampler: Sampler,
+    max_tokens: usize,
+    stop: StopStrings,
+}
+
+impl Prepared {
+    /// The prompt's token ids (after the chat template, when there was one).
+    pub fn prompt_ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Tokens this generation may produce at most.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+}
+
+/// A decoder with its tokenizer and configuration: what serves text.
+pub struct TextModel {
+    model: LoadedModel,
+    layout: DecoderLayout,
+    tokenizer: TextTokenizer,
+    config: GenerationConfig,
+    chat: Option<ChatTemplate>,
+    vocabulary: Option<usize>,
+}
+
+impl std::fmt::Debug for TextModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextModel")
+            .field("layers", &self.layout.layers())
+            .field("context", &self.config.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TextModel {
+    /// A decoder and the files of its export; refused naming what is missing or broken (a
+    /// chat template that cannot render a conversation included).
+    pub fn new(model: LoadedModel, files: &ExportFiles) -> Result<TextModel, TextModelError> {
+        let layout = DecoderLayout::detect(&model)?;
+        let tokenizer = TextTokenizer::from_json(&files.tokenizer)?;
+        let config = GenerationConfig::from_files(files)?;
+        let chat = match &config.chat_template {
+            Some(source) => {
+                let template = ChatTemplate::new(source, config.special_tokens.clone())?;
+                template.check()?;
+                Some(template)
+            }
+            None => None,
+        };
+        let vocabulary = model.outputs()[layout.logits()]
+            .shape
+            .get(2)
+            .and_then(|&v| usize::try_from(v).ok());
+        Ok(TextModel {
+            model,
+            layout,
+            tokenizer,
+            config,
+            chat,
+            vocabulary,
+        })
+    }
+
+    pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn config(&self) -> &GenerationConfig {
+        &self.config
+    }
+
+    pub fn has_chat_template(&self) -> bool {
+        self.chat.is_some()
+    }
+
+    /// Entries of the logits: the model's vocabulary.
+    pub fn vocabulary_size(&self) -> usize {
+        self.vocabulary
+            .unwrap_or_else(|| self.tokenizer.vocabulary_size())
+    }
+
+    /// Checks a request and tokenizes its prompt; `cap` is the server's `MAAS_MAX_TOKENS`.
+    pub fn prepare(
+        &self,
+        request: &GenerationRequest,
+        cap: usize,
+    ) -> Result<Prepared, GenerationError> {
+        let sampler = Sampler::new(request.sampling.clone())?;
+        let ids = match &request.prompt {
+            Prompt::Text(text) => self.tokenizer.encode(text, true)?,
+            Prompt::Chat(messages) => {
+                let chat = self.chat.as_ref().ok_or(ChatError::NoTemplate)?;
+                let text = chat.render(messages, true)?;
+                self.tokenizer.encode(&text, false)?
+            }
+        };
+        if ids.is_empty() {
+            return Err(GenerationError::EmptyPrompt);
+        }
+        let room = self
+            .config
+            .context
+            .map_or(usize::MAX, |c| c.saturating_sub(ids.len()));
+        let max_tokens = match request.max_tokens {
+            Some(0) => return Err(GenerationError::NoTokens(0)),
+            Some(asked) if asked > cap => return Err(GenerationError::OverCap { asked, cap }),
+            Some(asked) if asked > room => {
+                return Err(GenerationError::OverContext {
+                    prompt: ids.len(),
+                    asked,
+                    context: self.config.context.unwrap_or(usize::MAX),
+                })
+            }
+            Some(asked) => asked,
+            None if room == 0 => {
+                return Err(GenerationError::OverContext {
+                    prompt: ids.len(),
+                    asked: 1,
+                    context: self.config.context.unwrap_or(usize::MAX),
+                })
+            }
+            None => room.min(cap),
+        };
+        Ok(Prepared {
+            ids,
+            sampler,
+            max_tokens,
+            stop: StopStrings::new(request.stop.iter().cloned()),
+        })
+    }
+
+    /// Generates, handing each settled piece of text to `emit` (which returns `false` to stop:
+    /// the generation then ends with [`GenerationError::Cancelled`] within a token).
+    pub fn generate(
+        &self,
+        prepared: Prepared,
+        emit: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, GenerationError> {
+        let Prepared {
+            ids,
+            mut sampler,
+            max_tokens,
+            stop,
+        } = prepared;
+        let mut cache = self.empty_cache()?;
+        let mut context = ids.clone();
+        let mut step_ids = ids.clone();
+        let mut past = 0usize;
+        let mut decoder = IncrementalDecoder::default();
+        let mut text = String::new();
+        let (mut emitted, mut checked) = (0usize, 0usize);
+        let mut tokens = Vec::new();
+        let mut finish = FinishReason::Length;
+        let mut stopped_at = None;
+        while tokens.len() < max_tokens {
+            let (mut logits, next_cache) = self.step(&step_ids, past, cache)?;
+            cache = next_cache;
+            past += step_ids.len();
+            let token = sampler.next(&mut logits, &context);
+            tokens.push(token);
+            context.push(token);
+            if self.config.eos_ids.contains(&token) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            text.push_str(&decoder.push(&self.tokenizer, token)?);
+            if let Some(at) = stop.find(&text, checked) {
+                stopped_at = Some(at);
+                finish = FinishReason::Stop;
+                break;
+            }
+            checked = text.len();
+            let settled = text.len() - stop.held_back(&text);
+            if settled > emitted {
+                if !emit(&text[emitted..settled]) {
+                    return Err(GenerationError::Cancelled);
+                }
+                emitted = settled;
+            }
+            step_ids = vec![token];
+        }
+        if stopped_at.is_none() {
+            text.push_str(&decoder.finish(&self.tokenizer)?);
+            stopped_at = stop.find(&text, checked);
+            if stopped_at.is_some() {
+                finish = FinishReason::Stop;
+            }
+        }
+        if let Some(at) = stopped_at {
+            text.truncate(at);
+        }
+        if text.len() > emitted && !emit(&text[emitted..]) {
+            return Err(GenerationError::Cancelled);
+        }
+        Ok(Completion {
+            text,
+            tokens,
+            finish_reason: finish,
+            prompt_tokens: ids.len(),
+        })
+    }
+
+    /// The cache of no tokens: a `[1, heads, 0, head_dim]` key and value per layer.
+    fn empty_cache(&self) -> Result<Vec<Tensor>, GenerationError> {
+        let dtype = if self.layout.cache_is_f16() {
+            DType::F16
+        } else {
+            DType::F32
+        };
+        let shape: Vec<i64> = self
+            .layout
+            .empty_cache_shape()
+            .iter()
+            .map(|&d| d as i64)
+            .collect();
+        let empty = Tensor::from_le_bytes("past_key_values", dtype, &shape, &[], 0)
+            .map_err(|e| InferenceError::Input(e.to_string()))?;
+        Ok(vec![empty; 2 * self.layout.layers()])
+    }
+
+    /// One run: `ids` after `past` cached tokens; the last position's logits and the new
+    /// cache (key, value per layer, in layer order).
+    fn step(
+        &self,
+        ids: &[u32],
+        past: usize,
+        cache: Vec<Tensor>,
+    ) -> Result<(Vec<f32>, Vec<Tensor>), GenerationError> {
+        let n = ids.len();
+        let input = |e: crate::tensor::TensorError| InferenceError::Input(e.to_string());
+        let ids_tensor =
+            Tensor::from_i64(vec![1, n], ids.iter().map(|&i| i64::from(i))).map_err(input)?;
+        let mask =
+            Tensor::from_i64(vec![1, past + n], std::iter::repeat_n(1, past + n)).map_err(input)?;
+        let positions =
+            Tensor::from_i64(vec![1, n], (past..past + n).map(|p| p as i64)).map_err(input)?;
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.model.inputs().len()];
+        slots[self.layout.input_ids()] = Some(ids_tensor);
+        slots[self.layout.attention_mask()] = Some(mask);
+        if let Some(p) = self.layout.position_ids() {
+            slots[p] = Some(positions);
+        }
+        let mut cache = cache.into_iter();
+        for &(key, value) in self.layout.past() {
+            slots[key] = cache.next();
+            slots[value] = cache.next();
+        }
+        let inputs: Vec<Tensor> = slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                t.ok_or_else(|| {
+                    InferenceError::Input(format!(
+                        "the decoder's input '{}' has no value",
+                        self.model.inputs()[i].name
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut outputs: Vec<Option<Tensor>> =
+            self.model.run(&inputs)?.into_iter().map(Some).collect();
+        let logits = outputs
+            .get_mut(self.layout.logits())
+            .and_then(Option::take)
+            .and_then(|t| t.to_f32())
+            .ok_or_else(|| InferenceError::Run("the decoder answered no float logits".into()))?;
+        let vocabulary = logits.len() / n.max(1);
+        if vocabulary == 0 || logits.len() != n * vocabulary {
+            return Err(InferenceError::Run(format!(
+                "the decoder answered {} logits for {n} tokens",
+                logits.len()
+            ))
+            .into());
+        }
+        let last = logits[(n - 1) * vocabulary..].to_vec();
+        let mut next = Vec::with_capacity(2 * self.layout.layers());
+        for &(key, value) in self.layout.present() {
+            for index in [key, value] {
+                next.push(
+                    outputs
+                        .get_mut(index)
+                        .and_then(Option::take)
+                        .ok_or_else(|| {
+                            InferenceError::Run("the decoder answered no cache".into())
+                        })?,
+                );
+            }
+        }
+        Ok((last, next))
+    }
+}
