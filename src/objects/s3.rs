@@ -271,19 +271,31 @@ pub(super) async fn get_hashed(
     }))
 }
 
-/// "Folders" (common prefixes) and objects directly under `prefix` (which ends with `/`).
-pub(super) async fn children(at: At<'_>) -> Result<Listing, ObjectError> {
-    let mut listing = Listing::default();
-    let mut pages = client()
+/// One page of a listing under `at`'s key (with `/` as the delimiter: one level), from
+/// `token` on. The one ListObjectsV2 request, followed page by page by both listings.
+async fn list_page(
+    at: At<'_>,
+    delimited: bool,
+    token: Option<String>,
+) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, ObjectError> {
+    client()
         .await
         .list_objects_v2()
         .bucket(at.bucket)
         .prefix(at.key)
-        .delimiter("/")
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify(e, "list", at.describe(), at.bucket))?;
+        .set_delimiter(delimited.then(|| "/".to_string()))
+        .set_continuation_token(token)
+        .send()
+        .await
+        .map_err(|e| classify(e, "list", at.describe(), at.bucket))
+}
+
+/// "Folders" (common prefixes) and objects directly under `prefix` (which ends with `/`).
+pub(super) async fn children(at: At<'_>) -> Result<Listing, ObjectError> {
+    let mut listing = Listing::default();
+    let mut token = None;
+    loop {
+        let page = list_page(at, true, token).await?;
         for p in page.common_prefixes() {
             if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(at.key)) {
                 listing.folders.push(name.trim_end_matches('/').to_string());
@@ -294,22 +306,19 @@ pub(super) async fn children(at: At<'_>) -> Result<Listing, ObjectError> {
                 listing.files.push(name.to_string());
             }
         }
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(listing);
+        }
     }
-    Ok(listing)
 }
 
 /// Every object under a prefix (all depths) with its size.
 pub(super) async fn list(at: At<'_>) -> Result<Vec<(Location, u64)>, ObjectError> {
     let mut found = Vec::new();
-    let mut pages = client()
-        .await
-        .list_objects_v2()
-        .bucket(at.bucket)
-        .prefix(at.key)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify(e, "list", at.describe(), at.bucket))?;
+    let mut token = None;
+    loop {
+        let page = list_page(at, false, token).await?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
             if key.ends_with('/') {
@@ -323,8 +332,11 @@ pub(super) async fn list(at: At<'_>) -> Result<Vec<(Location, u64)>, ObjectError
                 object.size().unwrap_or(0).max(0) as u64,
             ));
         }
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
     }
-    Ok(found)
 }
 
 /// The object's HEAD, `None` when it does not exist.
