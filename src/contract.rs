@@ -85,6 +85,10 @@ pub enum Task {
     /// Any tensors: answered as they come out.
     #[default]
     Tensor,
+    /// A decoder-only language model with its tokenizer: answers text (it also answers its
+    /// tensors, one forward pass, on the tensor routes).
+    #[serde(rename = "text-generation")]
+    TextGeneration,
 }
 
 impl std::fmt::Display for Task {
@@ -93,6 +97,7 @@ impl std::fmt::Display for Task {
             Task::Classifier => "classifier",
             Task::Regression => "regression",
             Task::Tensor => "tensor",
+            Task::TextGeneration => "text-generation",
         })
     }
 }
@@ -105,8 +110,9 @@ impl std::str::FromStr for Task {
             "classifier" => Ok(Task::Classifier),
             "regression" => Ok(Task::Regression),
             "tensor" => Ok(Task::Tensor),
+            "text-generation" => Ok(Task::TextGeneration),
             other => Err(format!(
-                "unknown task '{other}': use classifier, regression or tensor"
+                "unknown task '{other}': use classifier, regression or tensor (text-generation models are published with --hf-dir)"
             )),
         }
     }

@@ -177,3 +177,63 @@ pub async fn load_export_folder(
     })?;
     TextModel::new(model, &files).map_err(|source| LoadError::Text { reference, source })
 }
+
+/// The text-generation model a reference names: a stored version published with `maas
+/// publish --hf-dir` (`task: text-generation`), its model and every file beside it checksum
+/// verified against the manifest.
+#[cfg(all(feature = "native", feature = "generation"))]
+pub async fn load_text(
+    reference: &ModelRef,
+    progress: Option<Arc<dyn TransferProgress>>,
+) -> Result<crate::generation::TextModel, LoadError> {
+    use crate::contract::Task;
+    use crate::generation::{config, ExportFiles, TextModel, TextModelError};
+    let text_error = |source| LoadError::Text {
+        reference: reference.to_string(),
+        source,
+    };
+    let ModelRef::Stored {
+        store,
+        name,
+        selector,
+    } = reference
+    else {
+        return Err(text_error(TextModelError::BareFile));
+    };
+    let mut store = store::Store::open(store.clone());
+    if let Some(progress) = progress {
+        store = store.with_progress(progress);
+    }
+    let version = store.resolve(name, selector).await?;
+    let (manifest, bytes) = store
+        .fetch(name, &store::Selector::Version(version))
+        .await?;
+    let task = manifest.description.task.unwrap_or_default();
+    if task != Task::TextGeneration {
+        return Err(text_error(TextModelError::NotTextGeneration {
+            name: name.clone(),
+            version,
+            task: task.to_string(),
+        }));
+    }
+    let mut files = ExportFiles::default();
+    for attached in &manifest.attachments {
+        let slot = match attached.file.as_str() {
+            config::TOKENIZER_CONFIG => &mut files.tokenizer_config,
+            config::CHAT_TEMPLATE => &mut files.chat_template,
+            config::GENERATION_CONFIG => &mut files.generation_config,
+            config::MODEL_CONFIG => &mut files.model_config,
+            config::TOKENIZER => {
+                files.tokenizer = store.attachment(name, version, config::TOKENIZER).await?;
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = Some(store.attachment(name, version, &attached.file).await?);
+    }
+    let model = LoadedModel::from_vec(bytes).map_err(|source| LoadError::Model {
+        reference: reference.to_string(),
+        source,
+    })?;
+    TextModel::new(model, &files).map_err(text_error)
+}

@@ -373,3 +373,127 @@ fn bad_requests_are_refused_naming_what_to_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn an_export_folder_publishes_as_one_version_and_generates_from_the_store() {
+    let store = scratch("generation_store");
+    let store_arg = store.to_str().unwrap();
+    for name in DECODERS {
+        let dir = folder(name);
+        let out = maas_ok(&[
+            "publish",
+            "--hf-dir",
+            dir.to_str().unwrap(),
+            "--name",
+            name,
+            "--store",
+            store_arg,
+        ]);
+        assert!(
+            out.contains("with tokenizer.json, tokenizer_config.json"),
+            "{out}"
+        );
+        let card = maas_ok(&["models", "show", &format!("{store_arg}/{name}")]);
+        assert!(card.contains("Task: text-generation"), "{card}");
+        assert!(card.contains("| vocabulary | 512 tokens |"), "{card}");
+        assert!(
+            card.contains("| context | 128 tokens (prompt and completion) |"),
+            "{card}"
+        );
+        assert!(card.contains("eos_token `<|endoftext|>`"), "{card}");
+        assert!(card.contains("| chat template | yes |"), "{card}");
+        assert!(
+            card.contains("| input | `input_ids` | INT64 | [batch_size, sequence_length] |"),
+            "{card}"
+        );
+        let manifest: Value = serde_json::from_str(&maas_ok(&[
+            "models",
+            "show",
+            &format!("{store_arg}/{name}"),
+            "--json",
+        ]))
+        .unwrap();
+        assert_eq!(manifest["task"], "text-generation");
+        assert_eq!(manifest["generation"]["vocabulary_size"], 512);
+        let case = &greedy_cases(name)[0];
+        let max_tokens = case["max_tokens"].to_string();
+        let text = maas_ok(&[
+            "generate",
+            "--model",
+            &format!("{store_arg}/{name}@1"),
+            "--prompt",
+            case["prompt"].as_str().unwrap(),
+            "--max-tokens",
+            &max_tokens,
+            "--temperature",
+            "0",
+        ]);
+        assert_eq!(
+            text,
+            format!("{}\n", case["text"].as_str().unwrap()),
+            "{name}"
+        );
+    }
+    // a file beside the model that changed after publishing is refused, named
+    let tokenizer = store.join("gpt2/versions/1/tokenizer.json");
+    let mut bytes = std::fs::read(&tokenizer).unwrap();
+    bytes.extend_from_slice(b" ");
+    std::fs::write(&tokenizer, bytes).unwrap();
+    let err = maas_err(&[
+        "generate",
+        "--model",
+        &format!("{store_arg}/gpt2"),
+        "--prompt",
+        "x",
+    ]);
+    assert!(
+        err.contains("checksum mismatch") && err.contains("tokenizer.json"),
+        "{err}"
+    );
+    // a classifier is not a text model; a template that cannot render is refused at publish
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR")).join("onnx/digits.onnx");
+    maas_ok(&[
+        "publish",
+        "--onnx",
+        digits.to_str().unwrap(),
+        "--name",
+        "digits",
+        "--store",
+        store_arg,
+    ]);
+    let err = maas_err(&[
+        "generate",
+        "--model",
+        &format!("{store_arg}/digits"),
+        "--prompt",
+        "x",
+    ]);
+    assert!(
+        err.contains("is a classifier model, not a text-generation one"),
+        "{err}"
+    );
+    let broken = scratch("generation_broken_template");
+    for file in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "generation_config.json",
+    ] {
+        std::fs::copy(folder("gpt2").join(file), broken.join(file)).unwrap();
+    }
+    std::fs::write(
+        broken.join("chat_template.jinja"),
+        "{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}",
+    )
+    .unwrap();
+    let err = maas_err(&[
+        "publish",
+        "--hf-dir",
+        broken.to_str().unwrap(),
+        "--name",
+        "broken",
+        "--store",
+        store_arg,
+    ]);
+    assert!(err.contains("chat template"), "{err}");
+}

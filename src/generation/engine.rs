@@ -9,7 +9,9 @@ use super::layout::{DecoderLayout, LayoutError};
 use super::sampling::{BadOption, Sampler, SamplingOptions};
 use super::stop::StopStrings;
 use super::tokenizer::{IncrementalDecoder, TextTokenizer, TokenizerError};
+use crate::contract::Task;
 use crate::inference::{InferenceError, LoadedModel};
+use crate::manifest::{ModelDescription, TextDescription};
 use crate::tensor::{DType, Tensor};
 
 /// What a client asks for.
@@ -86,6 +88,16 @@ pub enum TextModelError {
     Tokenizer(#[from] TokenizerError),
     #[error(transparent)]
     Chat(#[from] ChatError),
+    #[error("a bare .onnx file has no tokenizer: point --hf-dir at the export folder, or publish it with `maas publish --hf-dir`")]
+    BareFile,
+    #[error("{name} version {version} is a {task} model, not a text-generation one: publish an optimum export folder with `maas publish --hf-dir`")]
+    NotTextGeneration {
+        name: String,
+        version: u64,
+        task: String,
+    },
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
 }
 
 /// Why the generation ended.
@@ -160,8 +172,9 @@ impl std::fmt::Debug for TextModel {
 impl TextModel {
     /// A decoder and the files of its export; refused naming what is missing or broken (a
     /// chat template that cannot render a conversation included).
-    pub fn new(model: LoadedModel, files: &ExportFiles) -> Result<TextModel, TextModelError> {
+    pub fn new(mut model: LoadedModel, files: &ExportFiles) -> Result<TextModel, TextModelError> {
         let layout = DecoderLayout::detect(&model)?;
+        model.set_task(Task::TextGeneration, None, Vec::new())?;
         let tokenizer = TextTokenizer::from_json(&files.tokenizer)?;
         let config = GenerationConfig::from_files(files)?;
         let chat = match &config.chat_template {
@@ -200,6 +213,20 @@ impl TextModel {
 
     pub fn has_chat_template(&self) -> bool {
         self.chat.is_some()
+    }
+
+    /// The description a store publishes: the graph's signature, `task: text-generation` and
+    /// what the tokenizer and configuration files say.
+    pub fn description(&self) -> ModelDescription {
+        let mut description = self.model.description();
+        description.generation = Some(TextDescription {
+            vocabulary_size: self.vocabulary_size(),
+            context_length: self.config.context,
+            eos_token_ids: self.config.eos_ids.clone(),
+            special_tokens: self.config.special_tokens.iter().cloned().collect(),
+            chat_template: self.chat.is_some(),
+        });
+        description
     }
 
     /// Entries of the logits: the model's vocabulary.

@@ -576,8 +576,8 @@ impl LoadedModel {
         output: Option<&str>,
         labels: Vec<String>,
     ) -> Result<(), InferenceError> {
-        if task == Task::Tensor {
-            self.task = Task::Tensor;
+        if matches!(task, Task::Tensor | Task::TextGeneration) {
+            self.task = task;
             self.answer = None;
             self.labels = Vec::new();
             return Ok(());
@@ -673,6 +673,7 @@ impl LoadedModel {
             metrics: None,
             regression_metrics: None,
             training: None,
+            generation: None,
         }
     }
 

@@ -81,4 +81,23 @@ pub struct ModelDescription {
     /// How the model was trained, when maas trained it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingRecord>,
+    /// What a text-generation model's files say (its tokenizer and configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<TextDescription>,
+}
+
+/// A text-generation model as its tokenizer and configuration files describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextDescription {
+    /// Entries of the logits.
+    pub vocabulary_size: usize,
+    /// Tokens of prompt and completion together, when `config.json` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_length: Option<usize>,
+    /// Ids that end a generation.
+    pub eos_token_ids: Vec<u32>,
+    /// Special tokens by role (`bos_token`, `eos_token`, …).
+    pub special_tokens: std::collections::BTreeMap<String, String>,
+    /// Whether the chat routes can render a conversation.
+    pub chat_template: bool,
 }

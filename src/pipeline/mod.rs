@@ -258,6 +258,7 @@ pub async fn train_and_publish(
             history: model.history.clone(),
             export_parity_max_abs_diff: parity,
         }),
+        generation: None,
     };
     let second_picture = match &metrics {
         TestMetrics::Classifier(m) => (

@@ -85,6 +85,18 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
             abbreviate(&targets),
             width(features)
         )?;
+    } else if task == Task::TextGeneration {
+        writeln!(
+            out,
+            "Generates text continuing a prompt{} ({source}). Its text is only as good as its \
+             training: check it on prompts like yours before relying on it, and do not take \
+             what it writes for facts.\n",
+            if d.generation.as_ref().is_some_and(|g| g.chat_template) {
+                ", or a conversation through its chat template"
+            } else {
+                ""
+            }
+        )?;
     } else if task != Task::Classifier {
         writeln!(
             out,
@@ -128,6 +140,28 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
         }
     }
     writeln!(out)?;
+
+    if let Some(g) = &d.generation {
+        writeln!(out, "## Text generation\n")?;
+        writeln!(out, "| | |\n|---|---|")?;
+        writeln!(out, "| vocabulary | {} tokens |", g.vocabulary_size)?;
+        match g.context_length {
+            Some(n) => writeln!(out, "| context | {n} tokens (prompt and completion) |")?,
+            None => writeln!(out, "| context | not stated in config.json |")?,
+        }
+        let tokens: Vec<String> = g
+            .special_tokens
+            .iter()
+            .map(|(role, token)| format!("{role} `{token}`"))
+            .collect();
+        writeln!(out, "| special tokens | {} |", tokens.join(", "))?;
+        writeln!(out, "| end-of-text ids | {:?} |", g.eos_token_ids)?;
+        writeln!(
+            out,
+            "| chat template | {} |\n",
+            if g.chat_template { "yes" } else { "no" }
+        )?;
+    }
 
     writeln!(out, "## Data\n")?;
     writeln!(out, "| | |\n|---|---|")?;
@@ -292,6 +326,15 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
 
     writeln!(out, "## How to call it\n")?;
     let reference = format!("{store}/{}@{}", m.name, m.version);
+    if task == Task::TextGeneration {
+        writeln!(out, "```sh")?;
+        writeln!(
+            out,
+            "maas generate --model {reference} --prompt 'Once upon a time' --max-tokens 64"
+        )?;
+        writeln!(out, "```\n")?;
+        return Ok(());
+    }
     // a whole row of zeros when it is short enough to paste
     let width = features.unwrap_or(1);
     let example: Vec<&str> = vec!["0"; width.min(64)];
@@ -336,7 +379,7 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
                 "each row's `values`, one per target in the order above"
             }
             Task::Regression => "each row's `value`",
-            Task::Tensor => "the model's outputs",
+            Task::Tensor | Task::TextGeneration => "the model's outputs",
         },
         m.name,
         m.name

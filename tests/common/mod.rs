@@ -240,6 +240,7 @@ pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
         metrics: None,
         regression_metrics: None,
         training: None,
+        generation: None,
     }
 }
 

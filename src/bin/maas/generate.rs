@@ -3,18 +3,25 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::generation::{ChatMessage, GenerationRequest, Prompt, SamplingOptions};
 use maas::server::state::ServerConfig;
+use maas::store::ModelRef;
+
+use crate::progress::TransferBar;
 
 #[derive(Args)]
 pub struct GenerateArgs {
+    /// A text-generation model published with `maas publish --hf-dir`:
+    /// `<store>/<name>[@version|@alias]`.
+    #[arg(long, required_unless_present = "hf_dir", conflicts_with = "hf_dir")]
+    pub model: Option<String>,
     /// A folder as `optimum-cli export onnx --task text-generation-with-past` writes it
     /// (model.onnx, tokenizer.json and their configuration files).
     #[arg(long)]
-    pub hf_dir: PathBuf,
+    pub hf_dir: Option<PathBuf>,
     /// The text to continue (with --chat: the user's message).
     #[arg(long)]
     pub prompt: String,
@@ -44,7 +51,14 @@ pub struct GenerateArgs {
 }
 
 pub async fn run(args: GenerateArgs) -> Result<()> {
-    let model = maas::loader::load_export_folder(&args.hf_dir).await?;
+    let model = match (&args.model, &args.hf_dir) {
+        (_, Some(dir)) => maas::loader::load_export_folder(dir).await?,
+        (Some(reference), None) => {
+            let reference: ModelRef = reference.parse()?;
+            maas::loader::load_text(&reference, TransferBar::for_terminal()).await?
+        }
+        (None, None) => bail!("name the model: --model REF or --hf-dir DIR"),
+    };
     let prompt = if args.chat {
         Prompt::Chat(vec![ChatMessage {
             role: "user".into(),

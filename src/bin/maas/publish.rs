@@ -1,21 +1,29 @@
-//! `maas publish`: an ONNX classifier trained elsewhere, described from its graph and published.
+//! `maas publish`: an ONNX model trained elsewhere, described from its graph, or a text-generation
+//! export folder with its tokenizer and configuration files, published.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::contract::Task;
+use maas::generation::config;
 use maas::inference::LoadedModel;
-use maas::store::StoreLocation;
+use maas::manifest::ModelDescription;
+use maas::store::{Attachment, StoreLocation};
 
 use crate::progress::open_store;
 
 #[derive(Args)]
 pub struct PublishArgs {
     /// The ONNX file: any model tract runs (numeric inputs and outputs of any rank).
-    #[arg(long)]
-    pub onnx: PathBuf,
+    #[arg(long, required_unless_present = "hf_dir", conflicts_with = "hf_dir")]
+    pub onnx: Option<PathBuf>,
+    /// A text-generation model: the folder `optimum-cli export onnx --task
+    /// text-generation-with-past` writes (model.onnx, tokenizer.json and their configuration
+    /// files), published as one version with every file checksummed in the manifest.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["labels", "task", "output"])]
+    pub hf_dir: Option<PathBuf>,
     #[arg(long)]
     pub name: String,
     /// Model store: a folder or s3://bucket[/prefix].
@@ -36,29 +44,87 @@ pub struct PublishArgs {
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.onnx)
-        .with_context(|| format!("cannot read {}", args.onnx.display()))?;
-    let mut model = LoadedModel::from_bytes(&bytes)
-        .with_context(|| format!("{} cannot be served", args.onnx.display()))?;
-    crate::model_flags::apply(&mut model, args.task, args.output.as_deref(), args.labels)?;
-    if let Some(reason) = model.per_shape_reason() {
-        // served all the same, but each new set of input shapes types and optimises the graph
-        eprintln!(
-            "note: tract types this graph only with concrete input shapes, so it is served with a plan per shape, made on first use (the last 8 kept): {reason}"
-        );
-    }
-    let description = model.description();
+    let (bytes, description, attachments) = match (&args.onnx, &args.hf_dir) {
+        (_, Some(dir)) => export_folder(dir).await?,
+        (Some(onnx), None) => onnx_file(onnx, &args)?,
+        (None, None) => bail!("name the model: --onnx FILE or --hf-dir DIR"),
+    };
     let location: StoreLocation = args.store.parse()?;
     let manifest = open_store(location.clone())
-        .publish(&args.name, &bytes, description)
+        .publish_with(&args.name, &bytes, description, |_| attachments)
         .await?;
     println!(
-        "published {} version {} to {location} (model.onnx {} bytes, sha256 {}); alias latest -> {}",
-        manifest.name, manifest.version, manifest.model.size_bytes, manifest.model.sha256, manifest.version
+        "published {} version {} to {location} (model.onnx {} bytes, sha256 {}{}); alias latest -> {}",
+        manifest.name,
+        manifest.version,
+        manifest.model.size_bytes,
+        manifest.model.sha256,
+        if manifest.attachments.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; with {}",
+                manifest.attachments.iter().map(|a| a.file.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        },
+        manifest.version
     );
     println!(
         "model reference: {location}/{}@{}",
         manifest.name, manifest.version
     );
     Ok(())
+}
+
+/// A text-generation export folder: its model, described with what its files say (refused
+/// here, not at the first request, when the layout, the tokenizer or the chat template does
+/// not serve), and its files to publish beside it.
+async fn export_folder(dir: &Path) -> Result<(Vec<u8>, ModelDescription, Vec<Attachment>)> {
+    let text = maas::loader::load_export_folder(dir).await?;
+    let model = dir.join("model.onnx");
+    let bytes =
+        std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
+    let mut attachments = Vec::new();
+    for file in config::FILES {
+        let path = dir.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let media_type = if file.ends_with(".json") {
+            "application/json"
+        } else {
+            "text/x-jinja2"
+        };
+        attachments.push(Attachment {
+            file: file.to_string(),
+            media_type: media_type.to_string(),
+            bytes,
+        });
+    }
+    Ok((bytes, text.description(), attachments))
+}
+
+/// A bare ONNX file, described from its graph and the flags.
+fn onnx_file(
+    onnx: &Path,
+    args: &PublishArgs,
+) -> Result<(Vec<u8>, ModelDescription, Vec<Attachment>)> {
+    let bytes = std::fs::read(onnx).with_context(|| format!("cannot read {}", onnx.display()))?;
+    let mut model = LoadedModel::from_bytes(&bytes)
+        .with_context(|| format!("{} cannot be served", onnx.display()))?;
+    crate::model_flags::apply(
+        &mut model,
+        args.task,
+        args.output.as_deref(),
+        args.labels.clone(),
+    )?;
+    if let Some(reason) = model.per_shape_reason() {
+        // served all the same, but each new set of input shapes types and optimises the graph
+        eprintln!(
+            "note: tract types this graph only with concrete input shapes, so it is served with a plan per shape, made on first use (the last 8 kept): {reason}"
+        );
+    }
+    Ok((bytes, model.description(), Vec::new()))
 }

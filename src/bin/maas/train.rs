@@ -178,9 +178,9 @@ pub async fn run(args: TrainArgs) -> Result<()> {
 /// `classifier` or `regression`: what `maas train` can learn.
 fn parse_task(text: &str) -> Result<Task, String> {
     match text.parse::<Task>()? {
-        Task::Tensor => Err(
-            "maas trains a classifier or a regression; `tensor` is for models \
-             published with `maas publish`"
+        Task::Tensor | Task::TextGeneration => Err(
+            "maas trains a classifier or a regression; `tensor` and `text-generation` are for \
+             models published with `maas publish`"
                 .into(),
         ),
         task => Ok(task),
