@@ -188,13 +188,13 @@ fn benches(c: &mut Criterion) {
     });
 
     let model = LoadedModel::from_bytes(&onnx).expect("load");
-    let served = ServedModel {
-        name: "reference".into(),
-        version: Some(1),
-        sha256: maas::store::sha256_hex(&onnx),
-        model: model.clone(),
-        load_time: Default::default(),
-    };
+    let served = ServedModel::new(
+        "reference".into(),
+        Some(1),
+        maas::store::sha256_hex(&onnx),
+        model.clone(),
+        Default::default(),
+    );
     let app = router(ModelHandle::fixed(served), config.clone());
     // timers on: the admission wait and the request deadline use them
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -258,13 +258,13 @@ fn benches(c: &mut Criterion) {
     // KServe V2: JSON against the binary tensor extension, the same tensors both ways
     let image = image_onnx();
     std::fs::write(dir.join("image.onnx"), &image).expect("write model");
-    let image_served = ServedModel {
-        name: "image".into(),
-        version: Some(1),
-        sha256: maas::store::sha256_hex(&image),
-        model: LoadedModel::from_bytes(&image).expect("load"),
-        load_time: Default::default(),
-    };
+    let image_served = ServedModel::new(
+        "image".into(),
+        Some(1),
+        maas::store::sha256_hex(&image),
+        LoadedModel::from_bytes(&image).expect("load"),
+        Default::default(),
+    );
     let image_app = router(ModelHandle::fixed(image_served), config.clone());
     let mut rng = ChaCha8Rng::seed_from_u64(224);
     let pixels: Vec<f32> = (0..3 * 224 * 224)

@@ -2,7 +2,6 @@
 //! verified), inference loads them with tract, and the manifest names the model and its classes.
 //! `maas predict`, `maas eval`, `maas serve` and the Lambda functions all load through here.
 
-#[cfg(feature = "native")]
 use std::sync::Arc;
 use std::time::Duration;
 #[cfg(feature = "native")]
@@ -22,10 +21,35 @@ pub struct ServedModel {
     pub version: Option<u64>,
     /// sha256 of the model file.
     pub sha256: String,
-    /// The model, ready to run.
-    pub model: LoadedModel,
+    /// The model, ready to run (shared with `text`, for a text-generation model).
+    pub model: Arc<LoadedModel>,
     /// Fetch and load time.
     pub load_time: Duration,
+    /// A text-generation model's tokenizer, configuration and decoding loop, over `model`.
+    #[cfg(feature = "generation")]
+    pub text: Option<Arc<crate::generation::TextModel>>,
+}
+
+impl ServedModel {
+    /// A model that answers tensors, classes or values (no text), for hosts that load it
+    /// themselves; `sha256` is the model file's.
+    pub fn new(
+        name: String,
+        version: Option<u64>,
+        sha256: String,
+        model: LoadedModel,
+        load_time: Duration,
+    ) -> ServedModel {
+        ServedModel {
+            name,
+            version,
+            sha256,
+            model: Arc::new(model),
+            load_time,
+            #[cfg(feature = "generation")]
+            text: None,
+        }
+    }
 }
 
 /// Why a model could not be loaded.
@@ -74,13 +98,63 @@ pub async fn load_with_progress(
     let model = LoadedModel::from_vec(fetched.bytes).map_err(model_error)?;
     let (model, name, version) =
         described(model, fetched.manifest.as_ref(), reference.model_name()).map_err(model_error)?;
-    Ok(ServedModel {
+    #[cfg(feature = "generation")]
+    {
+        if let (Some(manifest), ModelRef::Stored { store, .. }) = (&fetched.manifest, reference) {
+            if manifest.description.task == Some(crate::contract::Task::TextGeneration) {
+                let files = text_files(&store::Store::open(store.clone()), manifest).await?;
+                let text = crate::generation::TextModel::new(model, &files).map_err(|source| {
+                    LoadError::Text {
+                        reference: reference.to_string(),
+                        source,
+                    }
+                })?;
+                let text = Arc::new(text);
+                return Ok(ServedModel {
+                    name,
+                    version,
+                    sha256: fetched.sha256,
+                    model: Arc::clone(text.shared_model()),
+                    load_time: started.elapsed(),
+                    text: Some(text),
+                });
+            }
+        }
+    }
+    Ok(ServedModel::new(
         name,
         version,
-        sha256: fetched.sha256,
+        fetched.sha256,
         model,
-        load_time: started.elapsed(),
-    })
+        started.elapsed(),
+    ))
+}
+
+/// The files a text-generation version carries beside its model, each checksum verified
+/// against the manifest.
+#[cfg(all(feature = "native", feature = "generation"))]
+async fn text_files(
+    store: &store::Store,
+    manifest: &crate::manifest::Manifest,
+) -> Result<crate::generation::ExportFiles, LoadError> {
+    use crate::generation::config;
+    let (name, version) = (&manifest.name, manifest.version);
+    let mut files = crate::generation::ExportFiles::default();
+    for attached in &manifest.attachments {
+        let slot = match attached.file.as_str() {
+            config::TOKENIZER_CONFIG => &mut files.tokenizer_config,
+            config::CHAT_TEMPLATE => &mut files.chat_template,
+            config::GENERATION_CONFIG => &mut files.generation_config,
+            config::MODEL_CONFIG => &mut files.model_config,
+            config::TOKENIZER => {
+                files.tokenizer = store.attachment(name, version, config::TOKENIZER).await?;
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = Some(store.attachment(name, version, &attached.file).await?);
+    }
+    Ok(files)
 }
 
 /// The model as its manifest describes it (what it answers, its classes), with its name and
@@ -135,13 +209,13 @@ pub fn from_bytes(
     let model = LoadedModel::from_vec(bytes).map_err(model_error)?;
     let (model, name, version) =
         described(model, manifest.as_ref(), fallback_name.to_string()).map_err(model_error)?;
-    Ok(ServedModel {
+    Ok(ServedModel::new(
         name,
         version,
         sha256,
         model,
-        load_time: std::time::Duration::ZERO,
-    })
+        Duration::ZERO,
+    ))
 }
 
 /// A text-generation model from a folder as `optimum-cli export onnx --task
@@ -185,55 +259,21 @@ pub async fn load_export_folder(
 pub async fn load_text(
     reference: &ModelRef,
     progress: Option<Arc<dyn TransferProgress>>,
-) -> Result<crate::generation::TextModel, LoadError> {
-    use crate::contract::Task;
-    use crate::generation::{config, ExportFiles, TextModel, TextModelError};
+) -> Result<Arc<crate::generation::TextModel>, LoadError> {
+    use crate::generation::TextModelError;
     let text_error = |source| LoadError::Text {
         reference: reference.to_string(),
         source,
     };
-    let ModelRef::Stored {
-        store,
-        name,
-        selector,
-    } = reference
-    else {
+    if let ModelRef::File(_) = reference {
         return Err(text_error(TextModelError::BareFile));
-    };
-    let mut store = store::Store::open(store.clone());
-    if let Some(progress) = progress {
-        store = store.with_progress(progress);
     }
-    let version = store.resolve(name, selector).await?;
-    let (manifest, bytes) = store
-        .fetch(name, &store::Selector::Version(version))
-        .await?;
-    let task = manifest.description.task.unwrap_or_default();
-    if task != Task::TextGeneration {
-        return Err(text_error(TextModelError::NotTextGeneration {
-            name: name.clone(),
-            version,
-            task: task.to_string(),
-        }));
-    }
-    let mut files = ExportFiles::default();
-    for attached in &manifest.attachments {
-        let slot = match attached.file.as_str() {
-            config::TOKENIZER_CONFIG => &mut files.tokenizer_config,
-            config::CHAT_TEMPLATE => &mut files.chat_template,
-            config::GENERATION_CONFIG => &mut files.generation_config,
-            config::MODEL_CONFIG => &mut files.model_config,
-            config::TOKENIZER => {
-                files.tokenizer = store.attachment(name, version, config::TOKENIZER).await?;
-                continue;
-            }
-            _ => continue,
-        };
-        *slot = Some(store.attachment(name, version, &attached.file).await?);
-    }
-    let model = LoadedModel::from_vec(bytes).map_err(|source| LoadError::Model {
-        reference: reference.to_string(),
-        source,
-    })?;
-    TextModel::new(model, &files).map_err(text_error)
+    let served = load_with_progress(reference, progress).await?;
+    served.text.ok_or_else(|| {
+        text_error(TextModelError::NotTextGeneration {
+            name: served.name.clone(),
+            version: served.version.unwrap_or_default(),
+            task: served.model.task().to_string(),
+        })
+    })
 }

@@ -434,6 +434,26 @@ fn an_export_folder_publishes_as_one_version_and_generates_from_the_store() {
             "{name}"
         );
     }
+    // loaded for serving, the version carries its text model over the one copy of the model
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reference = format!("{store_arg}/llama").parse().unwrap();
+    let served = runtime.block_on(maas::loader::load(&reference)).unwrap();
+    let text = served
+        .text
+        .as_ref()
+        .expect("a text-generation version loads its text model");
+    assert!(std::sync::Arc::ptr_eq(&served.model, text.shared_model()));
+    assert_eq!(served.model.task(), maas::contract::Task::TextGeneration);
+    let case = &greedy_cases("llama")[2];
+    let req = request(
+        prompt_of(case),
+        case["max_tokens"].as_u64().unwrap() as usize,
+        greedy(),
+    );
+    assert_eq!(run(text, &req).0.tokens, ids(&case["generated_ids"]));
     // a file beside the model that changed after publishing is refused, named
     let tokenizer = store.join("gpt2/versions/1/tokenizer.json");
     let mut bytes = std::fs::read(&tokenizer).unwrap();

@@ -9,6 +9,8 @@ use super::layout::{DecoderLayout, LayoutError};
 use super::sampling::{BadOption, Sampler, SamplingOptions};
 use super::stop::StopStrings;
 use super::tokenizer::{IncrementalDecoder, TextTokenizer, TokenizerError};
+use std::sync::Arc;
+
 use crate::contract::Task;
 use crate::inference::{InferenceError, LoadedModel};
 use crate::manifest::{ModelDescription, TextDescription};
@@ -152,7 +154,7 @@ impl Prepared {
 
 /// A decoder with its tokenizer and configuration: what serves text.
 pub struct TextModel {
-    model: LoadedModel,
+    model: Arc<LoadedModel>,
     layout: DecoderLayout,
     tokenizer: TextTokenizer,
     config: GenerationConfig,
@@ -190,7 +192,7 @@ impl TextModel {
             .get(2)
             .and_then(|&v| usize::try_from(v).ok());
         Ok(TextModel {
-            model,
+            model: Arc::new(model),
             layout,
             tokenizer,
             config,
@@ -200,6 +202,11 @@ impl TextModel {
     }
 
     pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    /// The model, to serve its tensors beside its text (one copy of the weights).
+    pub fn shared_model(&self) -> &Arc<LoadedModel> {
         &self.model
     }
 

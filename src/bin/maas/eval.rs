@@ -54,9 +54,14 @@ struct RegressionEvaluation {
 
 pub async fn run(args: EvalArgs) -> Result<()> {
     let reference: ModelRef = args.model.parse()?;
-    let mut model = maas::loader::load_with_progress(&reference, TransferBar::for_terminal())
-        .await?
-        .model;
+    let served = maas::loader::load_with_progress(&reference, TransferBar::for_terminal()).await?;
+    // the one owner of the model unless a text-generation model shares it
+    let mut model = std::sync::Arc::try_unwrap(served.model).map_err(|_| {
+        anyhow::anyhow!(
+            "maas eval measures classifiers and regressors; {} is a text-generation model",
+            args.model
+        )
+    })?;
     crate::model_flags::apply(
         &mut model,
         args.task,

@@ -52,7 +52,7 @@ pub struct GenerateArgs {
 
 pub async fn run(args: GenerateArgs) -> Result<()> {
     let model = match (&args.model, &args.hf_dir) {
-        (_, Some(dir)) => maas::loader::load_export_folder(dir).await?,
+        (_, Some(dir)) => std::sync::Arc::new(maas::loader::load_export_folder(dir).await?),
         (Some(reference), None) => {
             let reference: ModelRef = reference.parse()?;
             maas::loader::load_text(&reference, TransferBar::for_terminal()).await?

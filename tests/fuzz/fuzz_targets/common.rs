@@ -17,13 +17,13 @@ pub fn app() -> Router {
     APP.get_or_init(|| {
         let bytes = include_bytes!("../../../onnx/digits.onnx");
         let model = LoadedModel::from_bytes(bytes).expect("the committed model loads");
-        let served = ServedModel {
-            name: "digits".into(),
-            version: Some(1),
-            sha256: maas::store::sha256_hex(bytes),
+        let served = ServedModel::new(
+            "digits".into(),
+            Some(1),
+            maas::store::sha256_hex(bytes),
             model,
-            load_time: Duration::ZERO,
-        };
+            Duration::ZERO,
+        );
         let handle: Arc<ModelHandle> = ModelHandle::fixed(served);
         router(handle, ServerConfig::default())
     })
