@@ -137,22 +137,12 @@ async fn text_files(
     store: &store::Store,
     manifest: &crate::manifest::Manifest,
 ) -> Result<crate::generation::ExportFiles, LoadError> {
-    use crate::generation::config;
     let (name, version) = (&manifest.name, manifest.version);
     let mut files = crate::generation::ExportFiles::default();
     for attached in &manifest.attachments {
-        let slot = match attached.file.as_str() {
-            config::TOKENIZER_CONFIG => &mut files.tokenizer_config,
-            config::CHAT_TEMPLATE => &mut files.chat_template,
-            config::GENERATION_CONFIG => &mut files.generation_config,
-            config::MODEL_CONFIG => &mut files.model_config,
-            config::TOKENIZER => {
-                files.tokenizer = store.attachment(name, version, config::TOKENIZER).await?;
-                continue;
-            }
-            _ => continue,
-        };
-        *slot = Some(store.attachment(name, version, &attached.file).await?);
+        if let Some(slot) = files.slot(&attached.file) {
+            *slot = Some(store.attachment(name, version, &attached.file).await?);
+        }
     }
     Ok(files)
 }
@@ -218,38 +208,76 @@ pub fn from_bytes(
     ))
 }
 
-/// A text-generation model from a folder as `optimum-cli export onnx --task
-/// text-generation-with-past` writes it: `model.onnx`, `tokenizer.json` and the configuration
-/// files beside them (see [`crate::generation::config::FILES`]).
+/// A folder as `optimum-cli export onnx --task text-generation-with-past` writes it, read
+/// once: `model.onnx` and whichever of [`crate::generation::config::FILES`] are beside it.
+#[cfg(all(feature = "native", feature = "generation"))]
+#[derive(Debug)]
+pub struct ExportFolder {
+    pub model: Vec<u8>,
+    /// In the order of `FILES`.
+    pub files: Vec<(&'static str, Vec<u8>)>,
+}
+
+#[cfg(all(feature = "native", feature = "generation"))]
+impl ExportFolder {
+    pub async fn read(dir: &std::path::Path) -> Result<ExportFolder, LoadError> {
+        use crate::objects::{self, Location};
+        let read = |file: &str| {
+            let location = Location::File(dir.join(file));
+            async move { objects::get(&location).await.map_err(StoreError::from) }
+        };
+        let model = read("model.onnx")
+            .await?
+            .ok_or_else(|| StoreError::NoSuchFile {
+                path: dir.join("model.onnx").display().to_string(),
+            })?;
+        let mut files = Vec::new();
+        for file in crate::generation::config::FILES {
+            if let Some(bytes) = read(file).await? {
+                files.push((file, bytes));
+            }
+        }
+        Ok(ExportFolder { model, files })
+    }
+
+    /// The files generation reads, in their places.
+    pub fn export_files(&self) -> crate::generation::ExportFiles {
+        let mut files = crate::generation::ExportFiles::default();
+        for (file, bytes) in &self.files {
+            if let Some(slot) = files.slot(file) {
+                *slot = Some(bytes.clone());
+            }
+        }
+        files
+    }
+}
+
+/// A text-generation model from an export folder (see [`ExportFolder`]).
 #[cfg(all(feature = "native", feature = "generation"))]
 pub async fn load_export_folder(
     dir: &std::path::Path,
 ) -> Result<crate::generation::TextModel, LoadError> {
-    use crate::generation::{config, ExportFiles, TextModel};
-    use crate::objects::{self, Location};
-    let read = |file: &str| {
-        let location = Location::File(dir.join(file));
-        async move { objects::get(&location).await.map_err(StoreError::from) }
-    };
-    let required = |file: &str, bytes: Option<Vec<u8>>| {
-        bytes.ok_or_else(|| StoreError::NoSuchFile {
-            path: dir.join(file).display().to_string(),
-        })
-    };
-    let reference = dir.display().to_string();
-    let model = required("model.onnx", read("model.onnx").await?)?;
-    let files = ExportFiles {
-        tokenizer: required(config::TOKENIZER, read(config::TOKENIZER).await?)?,
-        tokenizer_config: read(config::TOKENIZER_CONFIG).await?,
-        chat_template: read(config::CHAT_TEMPLATE).await?,
-        generation_config: read(config::GENERATION_CONFIG).await?,
-        model_config: read(config::MODEL_CONFIG).await?,
-    };
+    let folder = ExportFolder::read(dir).await?;
+    let files = folder.export_files();
+    text_model(&dir.display().to_string(), folder.model, &files)
+}
+
+/// A text-generation model from a model's bytes and its export's files; `reference` names it
+/// in errors.
+#[cfg(feature = "generation")]
+pub fn text_model(
+    reference: &str,
+    model: Vec<u8>,
+    files: &crate::generation::ExportFiles,
+) -> Result<crate::generation::TextModel, LoadError> {
     let model = LoadedModel::from_vec(model).map_err(|source| LoadError::Model {
-        reference: reference.clone(),
+        reference: reference.to_string(),
         source,
     })?;
-    TextModel::new(model, &files).map_err(|source| LoadError::Text { reference, source })
+    crate::generation::TextModel::new(model, files).map_err(|source| LoadError::Text {
+        reference: reference.to_string(),
+        source,
+    })
 }
 
 /// The text-generation model a reference names: a stored version published with `maas

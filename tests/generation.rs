@@ -26,14 +26,17 @@ fn folder(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("onnx/decoders/{name}"))
 }
 
-fn load(name: &str) -> TextModel {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Runs a future of the library's loaders to its end.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    runtime
-        .block_on(maas::loader::load_export_folder(&folder(name)))
         .unwrap()
+        .block_on(future)
+}
+
+fn load(name: &str) -> TextModel {
+    block_on(maas::loader::load_export_folder(&folder(name))).unwrap()
 }
 
 fn greedy_cases(name: &str) -> Vec<Value> {
@@ -435,12 +438,8 @@ fn an_export_folder_publishes_as_one_version_and_generates_from_the_store() {
         );
     }
     // loaded for serving, the version carries its text model over the one copy of the model
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let reference = format!("{store_arg}/llama").parse().unwrap();
-    let served = runtime.block_on(maas::loader::load(&reference)).unwrap();
+    let served = block_on(maas::loader::load(&reference)).unwrap();
     let text = served
         .text
         .as_ref()

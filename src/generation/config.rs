@@ -23,14 +23,31 @@ pub const FILES: [&str; 6] = [
     SPECIAL_TOKENS_MAP,
 ];
 
-/// The files of an export, as bytes (`tokenizer.json` is required, the rest optional).
+/// The files of an export that generation reads, as bytes (`tokenizer.json` is required, the
+/// rest optional).
 #[derive(Debug, Clone, Default)]
 pub struct ExportFiles {
-    pub tokenizer: Vec<u8>,
+    pub tokenizer: Option<Vec<u8>>,
     pub tokenizer_config: Option<Vec<u8>>,
     pub chat_template: Option<Vec<u8>>,
     pub generation_config: Option<Vec<u8>>,
     pub model_config: Option<Vec<u8>>,
+}
+
+impl ExportFiles {
+    /// Where the file named `file` goes; `None` for a file generation does not read
+    /// (`special_tokens_map.json`, anything else). Both readers, the export folder's and the
+    /// store's, fill the files through this.
+    pub fn slot(&mut self, file: &str) -> Option<&mut Option<Vec<u8>>> {
+        match file {
+            TOKENIZER => Some(&mut self.tokenizer),
+            TOKENIZER_CONFIG => Some(&mut self.tokenizer_config),
+            CHAT_TEMPLATE => Some(&mut self.chat_template),
+            GENERATION_CONFIG => Some(&mut self.generation_config),
+            MODEL_CONFIG => Some(&mut self.model_config),
+            _ => None,
+        }
+    }
 }
 
 /// A file of an export that is not what it should be.
@@ -142,13 +159,5 @@ impl GenerationConfig {
             special_tokens,
             chat_template,
         })
-    }
-
-    /// A special token's text by role (`eos_token`).
-    pub fn special(&self, role: &str) -> Option<&str> {
-        self.special_tokens
-            .iter()
-            .find(|(r, _)| r == role)
-            .map(|(_, t)| t.as_str())
     }
 }

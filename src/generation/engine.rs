@@ -145,11 +145,6 @@ impl Prepared {
     pub fn prompt_ids(&self) -> &[u32] {
         &self.ids
     }
-
-    /// Tokens this generation may produce at most.
-    pub fn max_tokens(&self) -> usize {
-        self.max_tokens
-    }
 }
 
 /// A decoder with its tokenizer and configuration: what serves text.
@@ -177,7 +172,8 @@ impl TextModel {
     pub fn new(mut model: LoadedModel, files: &ExportFiles) -> Result<TextModel, TextModelError> {
         let layout = DecoderLayout::detect(&model)?;
         model.set_task(Task::TextGeneration, None, Vec::new())?;
-        let tokenizer = TextTokenizer::from_json(&files.tokenizer)?;
+        let tokenizer =
+            TextTokenizer::from_json(files.tokenizer.as_deref().ok_or(TokenizerError::Missing)?)?;
         let config = GenerationConfig::from_files(files)?;
         let chat = match &config.chat_template {
             Some(source) => {
@@ -216,10 +212,6 @@ impl TextModel {
 
     pub fn config(&self) -> &GenerationConfig {
         &self.config
-    }
-
-    pub fn has_chat_template(&self) -> bool {
-        self.chat.is_some()
     }
 
     /// The description a store publishes: the graph's signature, `task: text-generation` and

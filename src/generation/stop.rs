@@ -25,10 +25,6 @@ impl StopStrings {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stops.is_empty()
-    }
-
     fn longest(&self) -> usize {
         self.stops.iter().map(String::len).max().unwrap_or(0)
     }

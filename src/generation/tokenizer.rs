@@ -6,6 +6,8 @@
 /// Why a tokenizer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
+    #[error("the export has no tokenizer.json (optimum writes it beside model.onnx)")]
+    Missing,
     #[error("tokenizer.json cannot be read: {0}")]
     Load(String),
     #[error("the prompt cannot be tokenized: {0}")]
@@ -49,11 +51,6 @@ impl TextTokenizer {
         self.inner
             .decode(ids, true)
             .map_err(|e| TokenizerError::Decode(e.to_string()))
-    }
-
-    /// The id of a token's text (a special token such as `<|im_end|>`).
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
     }
 
     /// Entries in the vocabulary, added tokens included.

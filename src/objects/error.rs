@@ -41,9 +41,4 @@ impl ObjectError {
             source: std::io::Error::other(error.to_string()),
         }
     }
-
-    /// Whether the object (not its bucket or folder's access) was missing.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, ObjectError::NotFound { .. })
-    }
 }

@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::contract::Task;
-use maas::generation::config;
 use maas::inference::LoadedModel;
 use maas::manifest::ModelDescription;
 use maas::store::{Attachment, StoreLocation};
@@ -80,30 +79,27 @@ pub async fn run(args: PublishArgs) -> Result<()> {
 /// here, not at the first request, when the layout, the tokenizer or the chat template does
 /// not serve), and its files to publish beside it.
 async fn export_folder(dir: &Path) -> Result<(Vec<u8>, ModelDescription, Vec<Attachment>)> {
-    let text = maas::loader::load_export_folder(dir).await?;
-    let model = dir.join("model.onnx");
-    let bytes =
-        std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
-    let mut attachments = Vec::new();
-    for file in config::FILES {
-        let path = dir.join(file);
-        if !path.exists() {
-            continue;
-        }
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let media_type = if file.ends_with(".json") {
-            "application/json"
-        } else {
-            "text/x-jinja2"
-        };
-        attachments.push(Attachment {
+    let folder = maas::loader::ExportFolder::read(dir).await?;
+    let text = maas::loader::text_model(
+        &dir.display().to_string(),
+        folder.model.clone(),
+        &folder.export_files(),
+    )?;
+    let attachments = folder
+        .files
+        .into_iter()
+        .map(|(file, bytes)| Attachment {
             file: file.to_string(),
-            media_type: media_type.to_string(),
+            media_type: if file.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/x-jinja2"
+            }
+            .to_string(),
             bytes,
-        });
-    }
-    Ok((bytes, text.description(), attachments))
+        })
+        .collect();
+    Ok((folder.model, text.description(), attachments))
 }
 
 /// A bare ONNX file, described from its graph and the flags.
