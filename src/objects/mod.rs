@@ -170,6 +170,12 @@ pub async fn head(location: &Location) -> Result<ObjectInfo, ObjectError> {
     }
 }
 
+/// The stamp of a local file (its size and modification time): [`head`] for a path known to
+/// be local, without the S3 request code a server that never heads an S3 object would carry.
+pub async fn file_stamp(path: &std::path::Path) -> Result<String, ObjectError> {
+    Ok(folder::head(path).await?.stamp)
+}
+
 /// A stream of the object from byte `from` to its end: a large object is read while it
 /// arrives, never held whole.
 pub async fn open(

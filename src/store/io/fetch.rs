@@ -60,7 +60,5 @@ pub async fn fetch_with_progress(
 /// A tag of a bare model file's size and modification time: it changes whenever the file is
 /// replaced or rewritten, so a server can tell whether to load the file again.
 pub async fn file_stamp(path: &std::path::Path) -> Result<String, StoreError> {
-    Ok(objects::head(&Location::File(path.to_path_buf()))
-        .await?
-        .stamp)
+    Ok(objects::file_stamp(path).await?)
 }
