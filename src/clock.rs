@@ -1,6 +1,6 @@
 //! Monotonic time for timing requests: std's `Instant`, except on wasm32-unknown-unknown, where
 //! std has no clock and the host (the edge worker's JavaScript) lends its own through the
-//! imported function `maas_now_ms`.
+//! imported function `maas_now_ms`; and the wall clock's Unix seconds.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use std::time::Instant;
@@ -44,3 +44,18 @@ mod host {
 
 #[cfg(target_arch = "wasm32")]
 pub use host::Instant;
+
+/// Seconds since the Unix epoch, for the timestamps protocols carry (OpenAI's `created`, a
+/// chat template's `strftime_now`). The edge host lends no wall clock yet: 0 there.
+pub fn unix_seconds() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0
+    }
+}

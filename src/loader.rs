@@ -252,6 +252,40 @@ impl ExportFolder {
     }
 }
 
+/// Publishes an export folder to `store` as one version of `name`: the model described with
+/// what its files say (refused here, not at the first request, when the layout, the tokenizer
+/// or the chat template does not serve) and every file beside it checksummed in the manifest.
+#[cfg(all(feature = "native", feature = "generation"))]
+pub async fn publish_export_folder(
+    store: &store::Store,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<crate::manifest::Manifest, LoadError> {
+    let folder = ExportFolder::read(dir).await?;
+    let text = text_model(
+        &dir.display().to_string(),
+        folder.model.clone(),
+        &folder.export_files(),
+    )?;
+    let attachments = folder
+        .files
+        .into_iter()
+        .map(|(file, bytes)| store::Attachment {
+            file: file.to_string(),
+            media_type: if file.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/x-jinja2"
+            }
+            .to_string(),
+            bytes,
+        })
+        .collect();
+    Ok(store
+        .publish_with(name, &folder.model, text.description(), |_| attachments)
+        .await?)
+}
+
 /// A text-generation model from an export folder (see [`ExportFolder`]).
 #[cfg(all(feature = "native", feature = "generation"))]
 pub async fn load_export_folder(

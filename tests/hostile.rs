@@ -10,8 +10,6 @@ mod corpus;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use maas::server::router;
 use maas::server::state::{ModelHandle, ServerConfig};
 use serde_json::json;
@@ -25,16 +23,7 @@ async fn every_hostile_request_gets_a_4xx_json_error_saying_what_is_wrong() {
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let mut request = Request::builder()
-            .method(case.method.as_str())
-            .uri(case.path.as_str());
-        if let Some(ct) = &case.content_type {
-            request = request.header("content-type", ct.as_bytes());
-        }
-        for (name, value) in &case.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let request = request.body(Body::from(case.body())).unwrap();
+        let request = case.request();
         let answer =
             tokio::time::timeout(Duration::from_secs(20), common::http::send(&app, request))
                 .await

@@ -56,22 +56,6 @@ fn post_digits(address: &str, length: &str, body: &[u8]) -> std::io::Result<sock
     )
 }
 
-/// The metrics, parsed by prometheus_client's OpenMetrics parser.
-fn scrape(address: &str) -> Value {
-    python_json("scrape_metrics.py", &[&format!("http://{address}/metrics")])
-}
-
-/// The value of the sample `name` whose labels include `labels` (0 when there is none).
-fn sample(metrics: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics["families"][family]["samples"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["name"] == name)
-        .find(|s| labels.iter().all(|(k, v)| s["labels"][k] == *v))
-        .map_or(0.0, |s| s["value"].as_f64().unwrap())
-}
-
 #[test]
 fn kserve_v2_over_grpc_answers_every_rpc_like_onnxruntime_with_grpc_status_codes() {
     let grpc_port = free_port().to_string();
@@ -176,7 +160,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
     )
     .expect("maas serve listens");
     let address = server.address.clone();
-    let before = scrape(&address);
+    let before = scrape_metrics(&address);
     assert!(
         before["content_type"]
             .as_str()
@@ -210,10 +194,10 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
             case.to_str().unwrap(),
         ],
     );
-    let after = scrape(&address);
+    let after = scrape_metrics(&address);
 
     let delta = |family: &str, name: &str, labels: &[(&str, &str)]| {
-        sample(&after, family, name, labels) - sample(&before, family, name, labels)
+        metric_sample(&after, family, name, labels) - metric_sample(&before, family, name, labels)
     };
     let native = [("route", "/predict"), ("protocol", "native")];
     assert_eq!(
@@ -283,7 +267,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
     // the state read at each scrape: the scrape itself is in flight, no inference is
     let sha256 = maas::store::sha256_hex(&std::fs::read(fixture("two_inputs")).unwrap());
     assert_eq!(
-        sample(
+        metric_sample(
             &after,
             "maas_model_info",
             "maas_model_info",
@@ -292,7 +276,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
         1.0
     );
     assert!(
-        sample(
+        metric_sample(
             &after,
             "maas_model_load_seconds",
             "maas_model_load_seconds",
@@ -300,7 +284,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
         ) > 0.0
     );
     assert_eq!(
-        sample(
+        metric_sample(
             &after,
             "maas_requests_in_flight",
             "maas_requests_in_flight",
@@ -309,7 +293,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
         1.0
     );
     assert_eq!(
-        sample(
+        metric_sample(
             &after,
             "maas_inferences_in_flight",
             "maas_inferences_in_flight",
@@ -318,7 +302,7 @@ fn metrics_count_requests_latency_rows_and_the_model_as_requests_are_made() {
         0.0
     );
     assert_eq!(
-        sample(
+        metric_sample(
             &after,
             "maas_model_refresh",
             "maas_model_refresh_total",
@@ -376,16 +360,16 @@ fn past_the_concurrency_limit_requests_get_503_with_retry_after_and_none_is_lost
             .to_string();
         assert!(error.contains("MAAS_MAX_CONCURRENCY"), "{error}");
     }
-    let metrics = scrape(&server.address);
+    let metrics = scrape_metrics(&server.address);
     let route = [("route", "/v2/models/{name}/infer"), ("protocol", "kserve")];
     assert_eq!(
-        sample(
+        metric_sample(
             &metrics,
             "maas_requests",
             "maas_requests_total",
             &[route[0], route[1], ("status", "503")]
         ) as usize
-            + sample(
+            + metric_sample(
                 &metrics,
                 "maas_requests",
                 "maas_requests_total",
@@ -470,8 +454,8 @@ fn sigterm_lets_the_request_in_flight_finish_refuses_new_connections_and_exits_0
     // wait until its inference runs
     let running = (0..600).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
-        let metrics = scrape(&address);
-        sample(
+        let metrics = scrape_metrics(&address);
+        metric_sample(
             &metrics,
             "maas_inferences_in_flight",
             "maas_inferences_in_flight",

@@ -99,7 +99,8 @@ async fn kserve_health_metadata_and_readiness() {
     let expected = json!({
         "name": "digits", "versions": ["1"], "platform": "onnx",
         "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 64]}],
-        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]
+        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}],
+        "parameters": {"task": "classifier"}
     });
     assert_eq!(
         get(&app, "/v2/models/digits").await,

@@ -49,7 +49,9 @@ fn raise_exception(message: String) -> Result<Value, minijinja::Error> {
 
 /// transformers' `strftime_now`, over UTC (what a Lambda function's clock is).
 fn strftime_now(format: String) -> Result<Value, minijinja::Error> {
-    let now = time::OffsetDateTime::now_utc();
+    // the crate's clock: `time`'s own panics on wasm32 (the edge)
+    let now = time::OffsetDateTime::from_unix_timestamp(crate::clock::unix_seconds() as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     // the directives templates use (`%d %B %Y`, `%Y-%m-%d`); a fuller strftime is no crate's
     // job that a template needs
     let month = now.month().to_string();

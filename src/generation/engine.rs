@@ -10,7 +10,9 @@ use super::sampling::{BadOption, Sampler, SamplingOptions};
 use super::stop::StopStrings;
 use super::tokenizer::{IncrementalDecoder, TextTokenizer, TokenizerError};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::clock::Instant;
 use crate::contract::Task;
 use crate::inference::{InferenceError, LoadedModel};
 use crate::manifest::{ModelDescription, TextDescription};
@@ -52,6 +54,8 @@ pub enum GenerationError {
         asked: usize,
         context: usize,
     },
+    #[error("the prompt of {bytes} bytes is longer than the model's context of {context} tokens can hold")]
+    PromptTooLong { bytes: usize, context: usize },
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
@@ -64,6 +68,19 @@ pub enum GenerationError {
 }
 
 impl GenerationError {
+    /// The request field at fault, named as the OpenAI API names it (its errors' `param`).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            GenerationError::Option(bad) => Some(bad.field),
+            GenerationError::NoTokens(_)
+            | GenerationError::OverCap { .. }
+            | GenerationError::OverContext { .. } => Some("max_tokens"),
+            GenerationError::EmptyPrompt | GenerationError::PromptTooLong { .. } => Some("prompt"),
+            GenerationError::Chat(_) => Some("messages"),
+            _ => None,
+        }
+    }
+
     /// Whether the request, not the server, is at fault (HTTP 400).
     pub fn is_client_error(&self) -> bool {
         matches!(
@@ -73,6 +90,7 @@ impl GenerationError {
                 | GenerationError::NoTokens(_)
                 | GenerationError::OverCap { .. }
                 | GenerationError::OverContext { .. }
+                | GenerationError::PromptTooLong { .. }
                 | GenerationError::Chat(_)
                 | GenerationError::Tokenizer(TokenizerError::Encode(_))
         )
@@ -129,6 +147,16 @@ pub struct Completion {
     pub tokens: Vec<u32>,
     pub finish_reason: FinishReason,
     pub prompt_tokens: usize,
+    pub timings: Timings,
+}
+
+/// How long a generation's steps took (for time-to-first-token and per-token metrics).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    /// From the start of [`TextModel::generate`] to the first token chosen: the prompt's run.
+    pub first_token: Duration,
+    /// Each later token's step, in order.
+    pub per_token: Vec<Duration>,
 }
 
 /// A checked request, ready to run: what [`TextModel::prepare`] makes before a slot is taken.
@@ -144,6 +172,11 @@ impl Prepared {
     /// The prompt's token ids (after the chat template, when there was one).
     pub fn prompt_ids(&self) -> &[u32] {
         &self.ids
+    }
+
+    /// The most tokens the generation may produce.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
     }
 }
 
@@ -241,11 +274,24 @@ impl TextModel {
         cap: usize,
     ) -> Result<Prepared, GenerationError> {
         let sampler = Sampler::new(request.sampling.clone())?;
+        let too_long = |text: &str| match self.config.context {
+            Some(context) if self.tokenizer.surely_over(text, context) => {
+                Err(GenerationError::PromptTooLong {
+                    bytes: text.len(),
+                    context,
+                })
+            }
+            _ => Ok(()),
+        };
         let ids = match &request.prompt {
-            Prompt::Text(text) => self.tokenizer.encode(text, true)?,
+            Prompt::Text(text) => {
+                too_long(text)?;
+                self.tokenizer.encode(text, true)?
+            }
             Prompt::Chat(messages) => {
                 let chat = self.chat.as_ref().ok_or(ChatError::NoTemplate)?;
                 let text = chat.render(messages, true)?;
+                too_long(&text)?;
                 self.tokenizer.encode(&text, false)?
             }
         };
@@ -307,11 +353,18 @@ impl TextModel {
         let mut tokens = Vec::new();
         let mut finish = FinishReason::Length;
         let mut stopped_at = None;
+        let mut timings = Timings::default();
         while tokens.len() < max_tokens {
+            let step_started = Instant::now();
             let (mut logits, next_cache) = self.step(&step_ids, past, cache)?;
             cache = next_cache;
             past += step_ids.len();
             let token = sampler.next(&mut logits, &context);
+            if tokens.is_empty() {
+                timings.first_token = step_started.elapsed();
+            } else {
+                timings.per_token.push(step_started.elapsed());
+            }
             tokens.push(token);
             context.push(token);
             if self.config.eos_ids.contains(&token) {
@@ -352,6 +405,7 @@ impl TextModel {
             tokens,
             finish_reason: finish,
             prompt_tokens: ids.len(),
+            timings,
         })
     }
 

@@ -16,7 +16,7 @@ pub use chat::{ChatError, ChatMessage, ChatTemplate};
 pub use config::{ExportFiles, GenerationConfig};
 pub use engine::{
     Completion, FinishReason, GenerationError, GenerationRequest, Prepared, Prompt, TextModel,
-    TextModelError,
+    TextModelError, Timings,
 };
 pub use layout::{DecoderLayout, LayoutError};
 pub use sampling::{argmax, BadOption, Sampler, SamplingOptions};

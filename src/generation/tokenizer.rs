@@ -19,6 +19,9 @@ pub enum TokenizerError {
 /// A loaded tokenizer.
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
+    /// Bytes of the longest vocabulary entry as written: no token covers more of a text, so a
+    /// text longer than this times the context cannot fit it, whatever it encodes to.
+    longest_token: usize,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -32,9 +35,19 @@ impl std::fmt::Debug for TextTokenizer {
 impl TextTokenizer {
     /// From the bytes of a `tokenizer.json`.
     pub fn from_json(bytes: &[u8]) -> Result<TextTokenizer, TokenizerError> {
-        tokenizers::Tokenizer::from_bytes(bytes)
-            .map(|inner| TextTokenizer { inner })
-            .map_err(|e| TokenizerError::Load(e.to_string()))
+        let inner = tokenizers::Tokenizer::from_bytes(bytes)
+            .map_err(|e| TokenizerError::Load(e.to_string()))?;
+        let longest_token = inner
+            .get_vocab(true)
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        Ok(TextTokenizer {
+            inner,
+            longest_token,
+        })
     }
 
     /// The ids of `text`; `special` adds what the tokenizer's post-processor adds (a BOS), as
@@ -51,6 +64,12 @@ impl TextTokenizer {
         self.inner
             .decode(ids, true)
             .map_err(|e| TokenizerError::Decode(e.to_string()))
+    }
+
+    /// Whether `text` is too long to encode to `tokens` tokens or fewer, known without
+    /// encoding it (a 1 MB prompt for a 1024-token context is refused at once).
+    pub fn surely_over(&self, text: &str, tokens: usize) -> bool {
+        text.len() / self.longest_token > tokens
     }
 
     /// Entries in the vocabulary, added tokens included.

@@ -48,6 +48,10 @@ pub struct ModelMetadata {
     pub inputs: Vec<MetadataTensor>,
     /// Every output.
     pub outputs: Vec<MetadataTensor>,
+    /// What the model is beyond its tensors: `{"task": "classifier" | "regression" | "tensor" |
+    /// "text-generation"}` (a text-generation model also answers the generate extension).
+    #[serde(default)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `POST /v2/models/{name}/infer` request body (the JSON part, with the binary extension).
@@ -147,6 +151,9 @@ pub fn model_metadata(name: &str, version: Option<u64>, model: &LoadedModel) -> 
         platform: "onnx".to_string(),
         inputs: model.inputs().iter().map(metadata_tensor).collect(),
         outputs: model.outputs().iter().map(metadata_tensor).collect(),
+        parameters: [("task".to_string(), model.task().to_string().into())]
+            .into_iter()
+            .collect(),
     }
 }
 

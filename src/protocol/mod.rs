@@ -1,10 +1,12 @@
 //! Prediction protocols: the native one here (`{"inputs": [[...], ...]}` rows or
 //! `{"inputs": {"name": values}}` named tensors in; labelled probabilities, regression values or
-//! named tensors out), KServe V2 and TF Serving in submodules, named tensors in JSON in
+//! named tensors out), KServe V2, TF Serving and the text-generation protocols (`text`) in submodules, named tensors in JSON in
 //! `named`, and the checks every batch of rows passes before it reaches the model.
 
 pub mod kserve;
 pub mod named;
+#[cfg(feature = "generation")]
+pub mod text;
 pub mod tfserving;
 
 use std::fmt;

@@ -23,6 +23,41 @@ pub enum Refusal {
     Stopped(String),
 }
 
+/// A taken slot: one of the `MAAS_MAX_CONCURRENCY`, given back when dropped.
+#[derive(Debug)]
+pub struct Slot(tokio::sync::OwnedSemaphorePermit);
+
+/// The deadline of a request that arrived at `started` and may take `timeout`, as
+/// [`Admission::run`] takes it; none without threads (the edge worker), where work runs inline
+/// at once and there is no deadline to keep.
+pub fn deadline(
+    started: crate::clock::Instant,
+    timeout: Option<Duration>,
+) -> Option<(Instant, Duration)> {
+    #[cfg(feature = "native")]
+    {
+        timeout.map(|t| (Instant::from_std(started) + t, t))
+    }
+    #[cfg(not(feature = "native"))]
+    {
+        let _ = (started, timeout);
+        None
+    }
+}
+
+/// Runs `work` holding `slot` and frees it when the work ends: on the blocking pool, detached
+/// (the caller follows it through what the work sends), or inline without threads.
+pub fn spawn_holding(slot: Slot, work: impl FnOnce() + Send + 'static) {
+    let work = move || {
+        work();
+        drop(slot);
+    };
+    #[cfg(feature = "native")]
+    drop(tokio::task::spawn_blocking(work));
+    #[cfg(not(feature = "native"))]
+    work();
+}
+
 /// The concurrency limit shared by every protocol of a server.
 #[derive(Debug)]
 pub struct Admission {
@@ -74,34 +109,37 @@ impl Admission {
         small: bool,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Refusal> {
+        let slot = self.admit(deadline).await?;
+        self.execute(slot.0, deadline, small, work).await
+    }
+
+    /// Waits for a free slot as [`Admission::run`] does, for work that runs longer than one
+    /// call (a generation streams its tokens while it holds the slot); the slot is freed
+    /// when the returned [`Slot`] is dropped.
+    pub async fn admit(&self, deadline: Option<(Instant, Duration)>) -> Result<Slot, Refusal> {
         // a free slot is taken at once, without arming a timer
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return self.execute(permit, deadline, small, work).await;
+            return Ok(Slot(permit));
         }
         let started = Instant::now();
         let mut wait_until = started + self.wait;
         if let Some((at, _)) = deadline {
             wait_until = wait_until.min(at);
         }
-        let expired = |timeout: Duration| Refusal::DeadlineExceeded {
-            timeout_ms: timeout.as_millis() as u64,
-        };
-        let permit =
-            match tokio::time::timeout_at(wait_until, self.slots.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                // the semaphore is never closed
-                Ok(Err(closed)) => return Err(Refusal::Stopped(closed.to_string())),
-                Err(_) => {
-                    return Err(match deadline {
-                        Some((at, timeout)) if at <= Instant::now() => expired(timeout),
-                        _ => Refusal::Busy {
-                            limit: self.limit,
-                            waited_ms: started.elapsed().as_millis() as u64,
-                        },
-                    })
-                }
-            };
-        self.execute(permit, deadline, small, work).await
+        match tokio::time::timeout_at(wait_until, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Slot(permit)),
+            // the semaphore is never closed
+            Ok(Err(closed)) => Err(Refusal::Stopped(closed.to_string())),
+            Err(_) => Err(match deadline {
+                Some((at, timeout)) if at <= Instant::now() => Refusal::DeadlineExceeded {
+                    timeout_ms: timeout.as_millis() as u64,
+                },
+                _ => Refusal::Busy {
+                    limit: self.limit,
+                    waited_ms: started.elapsed().as_millis() as u64,
+                },
+            }),
+        }
     }
 
     async fn execute<T: Send + 'static>(

@@ -43,10 +43,19 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        check_content_type(request.headers(), false)?;
-        let bytes = read_limited(request, state).await?;
-        parse_json(&bytes).map(JsonBody)
+        read_json(request, state).await.map(JsonBody)
     }
+}
+
+/// A JSON body read and parsed as `T` by [`JsonBody`]'s rules, for handlers that answer its
+/// errors in their own protocol's shape.
+pub(crate) async fn read_json<T: DeserializeOwned + RequestExample>(
+    request: Request,
+    state: &AppState,
+) -> Result<T, ApiError> {
+    check_content_type(request.headers(), false)?;
+    let bytes = read_limited(request, state).await?;
+    parse_json(&bytes)
 }
 
 /// Parses a JSON body as `T`, with an example of `T` in the message when it does not parse.

@@ -32,7 +32,7 @@ pub struct ModelPath {
 
 /// The served model, checked against the name and version the route names (none for
 /// `/predict`): 404 for another name or version, 503 while no model is loaded.
-pub struct CurrentModel(Arc<ServedModel>);
+pub struct CurrentModel(pub(crate) Arc<ServedModel>);
 
 impl FromRequestParts<AppState> for CurrentModel {
     type Rejection = ApiError;
@@ -145,11 +145,7 @@ pub(crate) async fn run_tensors(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    // without threads (the edge worker) the inference runs inline at once: no deadline to keep
-    #[cfg(feature = "native")]
-    let deadline = timeout.map(|t| (tokio::time::Instant::from_std(started) + t, t));
-    #[cfg(not(feature = "native"))]
-    let deadline = timeout.and(None);
+    let deadline = super::admission::deadline(started, timeout);
     let model = served.clone();
     let elements: usize = tensors.iter().map(Tensor::len).sum();
     let (outputs, inference_seconds) = state

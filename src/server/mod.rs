@@ -1,5 +1,6 @@
 //! The HTTP API: one axum [`Router`] behind both `maas serve` and the Lambda function, with the
-//! native route, the Open Inference Protocol (KServe V2) and the TF Serving REST API.
+//! native route, the Open Inference Protocol (KServe V2), the TF Serving REST API and, for
+//! text-generation models, the OpenAI API and KServe's generate extension (`generation`).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -14,6 +15,11 @@
 pub mod admission;
 mod body;
 pub mod error;
+#[cfg(feature = "generation")]
+pub(crate) mod generation;
+#[cfg(not(feature = "generation"))]
+#[path = "no_generation.rs"]
+pub(crate) mod generation;
 pub(crate) mod handlers;
 pub mod metrics;
 pub mod middleware;
@@ -71,6 +77,38 @@ impl AppState {
 pub trait InferenceObserver: Send + Sync {
     /// One finished inference: the route or RPC, the batch's rows and the seconds it ran.
     fn inference(&self, route: &str, rows: usize, seconds: f64);
+
+    /// One generation (one prompt) ended, as `report` says.
+    fn generation(&self, _route: &str, _report: &GenerationReport) {}
+
+    /// Generations running now changed by `change` (+1 at the start, -1 at the end).
+    fn generations_in_flight(&self, _change: i64) {}
+}
+
+/// What one generation did, for metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationReport {
+    /// `finished`, `cancelled` (its client went away), `timeout` or `failed`.
+    pub outcome: &'static str,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// From the request's arrival to its first token (the wait for a slot included).
+    pub time_to_first_token: Option<std::time::Duration>,
+    /// Each later token's step.
+    pub per_token: Vec<std::time::Duration>,
+}
+
+impl GenerationReport {
+    /// A generation that ended without a completion.
+    pub fn outcome(outcome: &'static str) -> Self {
+        GenerationReport {
+            outcome,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            time_to_first_token: None,
+            per_token: Vec::new(),
+        }
+    }
 }
 
 /// The invocation's request id, set by a front end (the Lambda adapter) for logs and metrics.

@@ -4,8 +4,8 @@
 
 use axum::routing::{get, post, MethodRouter};
 
-use super::handlers;
 use super::AppState;
+use super::{generation, handlers};
 
 /// One route of the HTTP API.
 #[derive(Clone, Copy)]
@@ -152,6 +152,76 @@ pub static ROUTES: &[Route] = &[
         description: "the same for one version",
         handler: || get(handlers::tf_status),
     },
+    Route {
+        method: "POST",
+        path: "/openai/v1/completions",
+        pattern: "/openai/v1/completions",
+        description: "OpenAI completions (text-generation models): `prompt` (a text or a list) and sampling options → `choices[].text`, `usage`; `stream: true` answers Server-Sent Events ending `data: [DONE]`",
+        handler: || post(generation::completions),
+    },
+    Route {
+        method: "POST",
+        path: "/openai/v1/chat/completions",
+        pattern: "/openai/v1/chat/completions",
+        description: "OpenAI chat completions: `messages` through the model's chat template → `choices[].message`; streamed as `chat.completion.chunk` deltas",
+        handler: || post(generation::chat_completions),
+    },
+    Route {
+        method: "GET",
+        path: "/openai/v1/models",
+        pattern: "/openai/v1/models",
+        description: "OpenAI model list: the served model when it generates text",
+        handler: || get(generation::list_models),
+    },
+    Route {
+        method: "GET",
+        path: "/openai/v1/models/{name}",
+        pattern: "/openai/v1/models/{name}",
+        description: "OpenAI model object",
+        handler: || get(generation::retrieve_model),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/completions",
+        pattern: "/v1/completions",
+        description: "the same as `/openai/v1/completions` (the path OpenAI clients use by default)",
+        handler: || post(generation::completions),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/chat/completions",
+        pattern: "/v1/chat/completions",
+        description: "the same as `/openai/v1/chat/completions`",
+        handler: || post(generation::chat_completions),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/generate",
+        pattern: "/v2/models/{name}/generate",
+        description: "KServe / Triton generate extension: `text_input` and `parameters` → `text_output`, `finish_reason`, `usage`",
+        handler: || post(generation::kserve_generate),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/versions/{version}/generate",
+        pattern: "/v2/models/{name}/versions/{version}/generate",
+        description: "the same for one version",
+        handler: || post(generation::kserve_generate),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/generate_stream",
+        pattern: "/v2/models/{name}/generate_stream",
+        description: "the same streamed as Server-Sent Events, one per piece of text, the last with `done: true`",
+        handler: || post(generation::kserve_generate_stream),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/versions/{version}/generate_stream",
+        pattern: "/v2/models/{name}/versions/{version}/generate_stream",
+        description: "the same for one version",
+        handler: || post(generation::kserve_generate_stream),
+    },
 ];
 
 /// The README's route table rows, one per route: `` | `METHOD path` | description | ``.
@@ -178,6 +248,6 @@ mod tests {
                 assert!(route.path.starts_with("/v1/models/"), "{route:?}");
             }
         }
-        assert_eq!(ROUTES.len(), 14);
+        assert_eq!(ROUTES.len(), 24);
     }
 }

@@ -21,6 +21,11 @@ pub struct Case {
     pub status: u16,
     /// A substring of the JSON error message.
     pub error: String,
+    /// The request field an OpenAI error must name (`error.param`), for the generation cases.
+    // read by tests/text_serving.rs only
+    #[allow(dead_code)]
+    #[serde(default)]
+    pub param: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +72,19 @@ impl Case {
         headers
     }
 
+    /// The request for the router in-process.
+    pub fn request(&self) -> axum::http::Request<axum::body::Body> {
+        let mut request = axum::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.path.as_str());
+        for (name, value) in self.all_headers() {
+            request = request.header(name, value.as_bytes());
+        }
+        request
+            .body(axum::body::Body::from(self.body()))
+            .expect("a request")
+    }
+
     /// Why an HTTP answer is not the one this case must get (its status, a JSON content type,
     /// an error containing the expected text); `None` when it is.
     pub fn mismatch(&self, status: u16, content_type: Option<&str>, error: &str) -> Option<String> {
@@ -83,8 +101,17 @@ impl Case {
 }
 
 /// Every case of the corpus.
+#[allow(dead_code)]
 pub fn hostile_requests() -> Vec<Case> {
     // relative to this file, so that every crate of the workspace finds it
     serde_json::from_str(include_str!("../corpus/hostile-requests.json"))
+        .expect("the corpus parses")
+}
+
+/// The generation routes' corpus (`tests/corpus/hostile-generation.json`, from the same script),
+/// for a router serving the Llama fixture with `MAAS_MAX_TOKENS=100`.
+#[allow(dead_code)]
+pub fn hostile_generation() -> Vec<Case> {
+    serde_json::from_str(include_str!("../corpus/hostile-generation.json"))
         .expect("the corpus parses")
 }

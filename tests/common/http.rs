@@ -20,9 +20,13 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The `error` message of a JSON error answer, or "" when there is none.
+    /// The `error` message of a JSON error answer (OpenAI's `error.message`), or "" when there
+    /// is none.
     pub fn error(&self) -> &str {
-        self.json["error"].as_str().unwrap_or("")
+        self.json["error"]
+            .as_str()
+            .or_else(|| self.json["error"]["message"].as_str())
+            .unwrap_or("")
     }
 
     /// Whether the answer is JSON (`application/json`).

@@ -286,3 +286,28 @@ impl Moto {
         stderr
     }
 }
+
+/// `maas serve`'s `/metrics` at `address`, parsed by prometheus_client's own parser
+/// (`tests/python/scrape_metrics.py`).
+#[allow(dead_code)]
+pub fn scrape_metrics(address: &str) -> serde_json::Value {
+    python_json("scrape_metrics.py", &[&format!("http://{address}/metrics")])
+}
+
+/// The value of the sample `name` of `family` whose labels include `labels` (0 when there is
+/// none).
+#[allow(dead_code)]
+pub fn metric_sample(
+    metrics: &serde_json::Value,
+    family: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    metrics["families"][family]["samples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"] == name)
+        .find(|s| labels.iter().all(|(k, v)| s["labels"][k] == *v))
+        .map_or(0.0, |s| s["value"].as_f64().unwrap_or(f64::NAN))
+}

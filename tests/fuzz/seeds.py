@@ -9,9 +9,9 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# the byte layout of fuzz_targets/http_request.rs: the first byte's low 4 bits pick a route of
+# the byte layout of fuzz_targets/http_request.rs: the first byte's low 5 bits pick a route of
 # maas::server::routes::ROUTES (for model digits, version 1; tests/routes.rs checks this list
-# against the table, in order), bits 4-5 a content type, bit 6 swaps GET and POST
+# against the table, in order), bits 5-6 a content type, bit 7 swaps GET and POST
 ROUTES = [
     ("POST", "/predict"),
     ("GET", "/v2/health/live"),
@@ -27,6 +27,16 @@ ROUTES = [
     ("POST", "/v1/models/digits/versions/1:predict"),
     ("GET", "/v1/models/digits"),
     ("GET", "/v1/models/digits/versions/1"),
+    ("POST", "/openai/v1/completions"),
+    ("POST", "/openai/v1/chat/completions"),
+    ("GET", "/openai/v1/models"),
+    ("GET", "/openai/v1/models/digits"),
+    ("POST", "/v1/completions"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v2/models/digits/generate"),
+    ("POST", "/v2/models/digits/versions/1/generate"),
+    ("POST", "/v2/models/digits/generate_stream"),
+    ("POST", "/v2/models/digits/versions/1/generate_stream"),
 ]
 SWAPPED = {"GET": "POST", "POST": "GET"}
 CONTENT_TYPES = ["application/json", None, "application/json; charset=utf-8", "text/plain"]
@@ -64,7 +74,7 @@ def main():
         elif swapped in ROUTES:
             r, swap = ROUTES.index(swapped), 1
         ct = CONTENT_TYPES.index(case["content_type"]) if case["content_type"] in CONTENT_TYPES else 0
-        (out / "http_request" / f"case-{n}").write_bytes(bytes([r | (ct << 4) | (swap << 6)]) + body)
+        (out / "http_request" / f"case-{n}").write_bytes(bytes([r | (ct << 5) | (swap << 7)]) + body)
         event = json.loads(json.dumps(events[1]))
         event["rawPath"] = case["path"]
         event["requestContext"]["http"]["path"] = case["path"]

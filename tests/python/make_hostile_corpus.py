@@ -1,6 +1,11 @@
 """Writes tests/corpus/hostile-requests.json: malformed requests for every route, each with the
 status and the error text the API must answer with (tests/hostile.rs sends them to the router,
-functions/predict/tests/hostile_events.rs wraps them in every Lambda event type).
+functions/predict/tests/hostile_events.rs wraps them in every Lambda event type); and
+tests/corpus/hostile-generation.json: the same for the text-generation routes, sent by
+tests/text_serving.rs to a router serving the Llama fixture (onnx/decoders/llama, a context of
+128 tokens) with MAAS_MAX_TOKENS=100. Their errors are in each protocol's shape: OpenAI's
+`{"error": {"message", "param", ...}}` (`param` the field the case must name, when it names
+one) and KServe's `{"error": "..."}`.
 
 A case: name, method (POST), path, content_type ("application/json"; null sends none), and
 the body as `body` (text), `body_hex` (raw bytes) or `body_repeat` ({head, unit, times,
@@ -163,12 +168,89 @@ cases = [
     dict(name="GET metadata of another model", method="GET", path="/v2/models/cats", body="", status=404, error="unknown model 'cats'"),
 ]
 
-for case in cases:
-    case.setdefault("method", "POST")
-    case.setdefault("content_type", "application/json")
 
-names = [c["name"] for c in cases]
-assert len(names) == len(set(names)), "case names must be unique"
-out = pathlib.Path(__file__).resolve().parents[1] / "corpus" / "hostile-requests.json"
-out.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n")
-print(f"{len(cases)} cases -> {out}")
+
+def completions(name, body, error, status=400, param=None, path="/v1/completions"):
+    return dict(name=name, path=path, body=body if isinstance(body, str) else json.dumps(body),
+                status=status, error=error, param=param)
+
+
+def chat(name, body, error, status=400, param=None, path="/openai/v1/chat/completions"):
+    return completions(name, body, error, status, param, path)
+
+
+def generate(name, body, error, status=400, path="/v2/models/llama/generate"):
+    return dict(name=name, path=path, body=body if isinstance(body, str) else json.dumps(body),
+                status=status, error=error)
+
+
+HI = [{"role": "user", "content": "Hello"}]
+SONNET = "Shall I compare thee to a summer's day? Thou art more lovely and more temperate. " * 5
+generation_cases = [
+    # --- malformed bodies and wrong types
+    completions("truncated JSON", '{"prompt": "hi",', "EOF while parsing a value"),
+    completions("empty body", "", "the request body is empty"),
+    completions("no prompt", {"max_tokens": 4}, "missing field `prompt`"),
+    completions("prompt is a number", {"prompt": 5}, "prompt must be a string or a list of strings", param="prompt"),
+    completions("prompt of token ids", {"prompt": [1, 2, 3]}, "token ids are not taken", param="prompt"),
+    completions("max_tokens is a string", {"prompt": "hi", "max_tokens": "ten"}, "invalid type: string \"ten\""),
+    completions("temperature is a string", {"prompt": "hi", "temperature": "hot"}, "invalid type: string \"hot\""),
+    completions("stream is a string", {"prompt": "hi", "stream": "yes"}, "invalid type: string \"yes\""),
+    completions("stop is a number", {"prompt": "hi", "stop": 7}, "data did not match any variant"),
+    # --- values out of range
+    completions("max_tokens 0", {"prompt": "hi", "max_tokens": 0}, "max_tokens is 0: ask for at least 1 token", param="max_tokens"),
+    completions("max_tokens negative", {"prompt": "hi", "max_tokens": -1}, "max_tokens is -1", param="max_tokens"),
+    completions("max_tokens over the cap", {"prompt": "hi", "max_tokens": 101}, "over this server's cap of 100 (MAAS_MAX_TOKENS)", param="max_tokens"),
+    completions("max_tokens over the context", {"prompt": SONNET[:300], "max_tokens": 100}, "over the model's context of 128 tokens", param="max_tokens"),
+    completions("prompt over the context", {"prompt": SONNET}, "over the model's context of 128 tokens", param="max_tokens"),
+    dict(name="a 1 MB prompt", path="/v1/completions", body_repeat={"head": '{"prompt": "', "unit": "a", "times": 1 << 20, "tail": '"}'},
+         status=400, error="the prompt of 1048576 bytes is longer than the model's context of 128 tokens can hold", param="prompt"),
+    completions("temperature -1", {"prompt": "hi", "temperature": -1}, "temperature is -1", param="temperature"),
+    completions("top_p 0", {"prompt": "hi", "top_p": 0}, "top_p is 0", param="top_p"),
+    completions("top_p 1.5", {"prompt": "hi", "top_p": 1.5}, "top_p is 1.5", param="top_p"),
+    completions("top_k -2", {"prompt": "hi", "top_k": -2}, "top_k is -2", param="top_k"),
+    completions("five stop strings", {"prompt": "hi", "stop": ["a", "b", "c", "d", "e"]}, "send at most 4", param="stop"),
+    completions("n 2", {"prompt": "hi", "n": 2}, "one choice per prompt", param="n"),
+    completions("logprobs", {"prompt": "hi", "logprobs": 3}, "does not return log probabilities", param="logprobs"),
+    completions("echo", {"prompt": "hi", "echo": True}, "does not echo the prompt", param="echo"),
+    completions("an empty prompt", {"prompt": ""}, "the prompt is empty", param="prompt"),
+    completions("seventeen prompts", {"prompt": ["a"] * 17}, "send at most 16 per request", param="prompt"),
+    completions("unknown model", {"model": "gpt-4", "prompt": "hi"}, "unknown model 'gpt-4'; this server serves 'llama'", status=404, param="model"),
+    completions("the /openai prefix refuses alike", {"prompt": "hi", "top_p": 0}, "top_p is 0", param="top_p", path="/openai/v1/completions"),
+    # --- chat
+    chat("empty messages", {"messages": []}, "messages is empty", param="messages"),
+    chat("messages is a string", {"messages": "hello"}, "invalid type: string \"hello\""),
+    chat("a message without a role", {"messages": [{"content": "hi"}]}, "missing field `role`"),
+    chat("a role the template rejects", {"messages": [{"role": "robot", "content": "beep"}]}, "the chat template refused the messages: unknown role: robot", param="messages"),
+    chat("an image part", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, "reads text parts only", param="messages"),
+    chat("tools", {"messages": HI, "tools": [{"type": "function"}]}, "does not call tools", param="tools"),
+    chat("json response format", {"messages": HI, "response_format": {"type": "json_object"}}, "answers plain text", param="response_format"),
+    chat("max_completion_tokens 0", {"messages": HI, "max_completion_tokens": 0}, "max_tokens is 0", param="max_tokens"),
+    chat("chat temperature -1", {"messages": HI, "temperature": -1}, "temperature is -1", param="temperature", path="/v1/chat/completions"),
+    chat("chat unknown model", {"model": "gpt-4", "messages": HI}, "unknown model 'gpt-4'", status=404, param="model"),
+    # --- KServe generate
+    generate("generate without text_input", {"parameters": {"max_tokens": 4}}, "missing field `text_input`"),
+    generate("text_input is a number", {"text_input": 5}, "invalid type: integer `5`"),
+    generate("generate max_tokens 0", {"text_input": "hi", "parameters": {"max_tokens": 0}}, "max_tokens is 0"),
+    generate("generate top_p 1.5", {"text_input": "hi", "top_p": 1.5}, "top_p is 1.5"),
+    generate("generate over the cap", {"text_input": "hi", "max_tokens": 500}, "over this server's cap of 100"),
+    generate("generate truncated", '{"text_input": ', "EOF while parsing a value"),
+    generate("generate another model", {"text_input": "hi"}, "unknown model 'cats'", status=404, path="/v2/models/cats/generate"),
+    generate("generate another version", {"text_input": "hi"}, "has no version '9'", status=404, path="/v2/models/llama/versions/9/generate_stream"),
+    generate("stream refuses before streaming", {"text_input": "hi", "temperature": -1}, "temperature is -1", path="/v2/models/llama/generate_stream"),
+]
+
+
+def write(cases, file):
+    for case in cases:
+        case.setdefault("method", "POST")
+        case.setdefault("content_type", "application/json")
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    out = pathlib.Path(__file__).resolve().parents[1] / "corpus" / file
+    out.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n")
+    print(f"{len(cases)} cases -> {out}")
+
+
+write(cases, "hostile-requests.json")
+write(generation_cases, "hostile-generation.json")

@@ -8,12 +8,15 @@ usage: python3 tests/python/ort_generate.py FOLDER   (a folder of onnx/decoders/
 import json
 import pathlib
 import sys
+import time
 
 import numpy as np
 import onnxruntime as ort
 
 
-def generate(session, eos, prompt_ids, max_tokens):
+def generate(session, eos, prompt_ids, max_tokens, seconds=None):
+    """Greedy ids after `prompt_ids`; each step's time (its run and argmax) is appended to
+    `seconds` when it is a list (benches/generation_compare.py)."""
     inputs = {i.name: i for i in session.get_inputs()}
     names = [o.name for o in session.get_outputs()]
     past = {}
@@ -24,6 +27,7 @@ def generate(session, eos, prompt_ids, max_tokens):
     ids = np.array([prompt_ids], np.int64)
     done, generated = 0, []
     while len(generated) < max_tokens:
+        started = time.perf_counter()
         length = ids.shape[1]
         feed = {"input_ids": ids, "attention_mask": np.ones((1, done + length), np.int64),
                 **past}
@@ -31,6 +35,8 @@ def generate(session, eos, prompt_ids, max_tokens):
             feed["position_ids"] = np.arange(done, done + length, dtype=np.int64)[None, :]
         values = dict(zip(names, session.run(None, feed)))
         token = int(values["logits"][0, -1].argmax())
+        if seconds is not None:
+            seconds.append(time.perf_counter() - started)
         generated.append(token)
         if token in eos:
             break

@@ -2,7 +2,9 @@
 //! function URLs and direct invocations) to the maas router, which does all the work.
 //!
 //! Direct invocations (`aws lambda invoke --payload '{"inputs": [[...]]}'`) arrive through
-//! lambda_http's `pass_through` feature and are answered by `POST /predict`.
+//! lambda_http's `pass_through` feature and are answered by `POST /predict`; a payload with a
+//! `prompt` by `POST /v1/completions` and one with `messages` by `POST /v1/chat/completions`
+//! (a text-generation model's OpenAI answers).
 
 use std::convert::Infallible;
 
@@ -177,7 +179,7 @@ fn neutral_uri(mut event: Value) -> Value {
 }
 
 /// Turns lambda_http's request into the router's: the path without the REST API stage, direct
-/// invocations routed to `POST /predict`, the invocation's request id as an extension.
+/// invocations routed by their payload ([`direct_route`]), the invocation's request id as an extension.
 pub fn prepare(request: lambda_http::Request) -> Result<axum::extract::Request, ApiError> {
     if let Some(reason) = request.headers().get(INVALID_BODY_HEADER) {
         return Err(ApiError::bad_request(
@@ -190,7 +192,7 @@ pub fn prepare(request: lambda_http::Request) -> Result<axum::extract::Request, 
     );
     let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
     let path = if pass_through {
-        "/predict".to_string()
+        direct_route(request.body()).to_string()
     } else if !request.raw_http_path().is_empty() {
         request.raw_http_path().to_string()
     } else {
@@ -211,6 +213,26 @@ pub fn prepare(request: lambda_http::Request) -> Result<axum::extract::Request, 
         parts,
         axum::body::Body::new(body),
     ))
+}
+
+/// The route a direct invocation's payload goes to: the OpenAI completions for a `prompt`,
+/// the chat completions for `messages`, else the native prediction route (whose answer says
+/// what is wrong with a payload that is neither).
+fn direct_route(payload: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        prompt: Option<serde::de::IgnoredAny>,
+        messages: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Keys>(payload) {
+        Ok(Keys {
+            messages: Some(_), ..
+        }) => "/v1/chat/completions",
+        Ok(Keys {
+            prompt: Some(_), ..
+        }) => "/v1/completions",
+        _ => "/predict",
+    }
 }
 
 /// Answers one HTTP request (as lambda_http built it) with the router.

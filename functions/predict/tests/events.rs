@@ -142,3 +142,59 @@ async fn unknown_routes_and_health_through_events() {
         "no route for GET /nope; see the README for the API"
     );
 }
+
+#[tokio::test]
+async fn direct_invocations_with_a_prompt_or_messages_get_openai_completions() {
+    let app = common::llama_app().await;
+    for case in common::llama_greedy() {
+        let expected = case["text"].as_str().unwrap();
+        let max_tokens = case["max_tokens"].clone();
+        let (payload, chat) = if case["chat"].as_bool().unwrap() {
+            (
+                json!({"messages": case["prompt"], "max_tokens": max_tokens, "temperature": 0}),
+                true,
+            )
+        } else {
+            (
+                json!({"prompt": case["prompt"], "max_tokens": max_tokens, "temperature": 0}),
+                false,
+            )
+        };
+        // directly, as `aws lambda invoke` sends it
+        let direct = predict::handle_event(app.clone(), payload.clone(), context())
+            .await
+            .unwrap();
+        let choice = &direct["choices"][0];
+        let text = if chat {
+            assert_eq!(direct["object"], "chat.completion", "{direct}");
+            &choice["message"]["content"]
+        } else {
+            assert_eq!(direct["object"], "text_completion", "{direct}");
+            &choice["text"]
+        };
+        assert_eq!(text, expected, "{}", case["prompt"]);
+        // through a function URL (an HTTP API v2 event), the same completion
+        let mut event = event("function-url.json");
+        let path = if chat {
+            "/openai/v1/chat/completions"
+        } else {
+            "/openai/v1/completions"
+        };
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["body"] = json!(payload.to_string());
+        event["isBase64Encoded"] = json!(false);
+        let response = predict::handle_event(app.clone(), event, context())
+            .await
+            .unwrap();
+        let (status, body) = http_answer(&response);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["choices"], direct["choices"], "{}", case["prompt"]);
+    }
+    // a bad direct prompt gets OpenAI's error document back
+    let answer = predict::handle_event(app, json!({"prompt": "hi", "top_p": 0}), context())
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["param"], "top_p", "{answer}");
+    assert_eq!(answer["error"]["type"], "invalid_request_error");
+}

@@ -24,6 +24,15 @@ fn curl(args: &[&str]) -> Output {
         .expect("curl runs")
 }
 
+/// POSTs a JSON body (curl's arguments: `-d TEXT` or `--data-binary @FILE`) to a URL.
+fn curl_post(url: &str, data: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec!["-X", "POST", "-H", "content-type: application/json"];
+    args.extend_from_slice(data);
+    args.extend_from_slice(extra);
+    args.push(url);
+    curl(&args)
+}
+
 /// GETs a URL; the status code and body.
 fn http_get(url: &str) -> (u16, String) {
     let out = curl(&["-w", "\n%{http_code}", url]);
@@ -57,7 +66,7 @@ fn invoke(port: u16, event: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON from invoke")
 }
 
-fn start_watch(store: &Path) -> Watch {
+fn start_watch(store: &Path, model: &str) -> Watch {
     let port = free_port();
     // from the workspace root: the release profile the tests use, not the size-optimised
     // Lambda package profile that functions/predict/.cargo/config.toml sets for
@@ -90,7 +99,7 @@ fn start_watch(store: &Path) -> Watch {
         .args(["-P", &port.to_string()])
         .args([
             "--env-var",
-            &format!("MAAS_MODEL={}/digits", store.display()),
+            &format!("MAAS_MODEL={}/{model}", store.display()),
         ])
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -102,25 +111,30 @@ fn start_watch(store: &Path) -> Watch {
     Watch { child, port }
 }
 
-#[tokio::test]
-async fn the_function_answers_under_cargo_lambda_watch() {
-    let store = common::digits_store().await;
-    let watch = start_watch(&store);
-    let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
-
-    // The first request starts the function (cargo run of the already built binary).
+/// Waits (up to 300 s: the first request starts the function) until the function is ready.
+fn wait_ready(base: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(300);
-    let ready = loop {
+    loop {
         let (status, body) = http_get(&format!("{base}/v2/health/ready"));
         if status == 200 {
-            break body;
+            return body;
         }
         assert!(
             Instant::now() < deadline,
             "the function never became ready: {status} {body}"
         );
         std::thread::sleep(Duration::from_millis(500));
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_function_answers_under_cargo_lambda_watch() {
+    let store = common::digits_store().await;
+    let watch = start_watch(&store, "digits");
+    let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
+
+    // The first request starts the function (cargo run of the already built binary).
+    let ready = wait_ready(&base);
     assert_eq!(
         serde_json::from_str::<Value>(&ready).unwrap()["ready"],
         true
@@ -129,15 +143,11 @@ async fn the_function_answers_under_cargo_lambda_watch() {
     // Over HTTP through the function URL (an API Gateway v2 event): native and KServe routes.
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
     let direct = events.join("direct.json");
-    let out = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        &format!("@{}", direct.display()),
+    let out = curl_post(
         &format!("{base}/predict"),
-    ]);
+        &["--data-binary", &format!("@{}", direct.display())],
+        &[],
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON from /predict");
     assert_eq!(answer["model_name"], "digits", "{answer}");
     assert_eq!(answer["predictions"][0]["label"], "0");
@@ -148,17 +158,11 @@ async fn the_function_answers_under_cargo_lambda_watch() {
     let metadata: Value = serde_json::from_str(&metadata).unwrap();
     assert_eq!(metadata["inputs"][0]["shape"], serde_json::json!([-1, 64]));
 
-    let out = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        "{\"inputs\": [[1, 2]]}",
-        "-w",
-        "\n%{http_code}",
+    let out = curl_post(
         &format!("{base}/predict"),
-    ]);
+        &["-d", "{\"inputs\": [[1, 2]]}"],
+        &["-w", "\n%{http_code}"],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.ends_with("\n400"), "{text}");
     assert!(
@@ -235,4 +239,67 @@ async fn the_function_answers_under_cargo_lambda_watch() {
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["predictions"][0]["label"], "0");
     drop(watch);
+}
+
+#[tokio::test]
+async fn a_text_model_answers_direct_invocations_and_function_url_chat_under_cargo_lambda_watch() {
+    let store = common::llama_store().await;
+    let watch = start_watch(&store, "llama");
+    let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
+    wait_ready(&base);
+    // the router in-process (what `maas serve` runs) is the reference
+    let app = common::llama_app().await;
+    for case in common::llama_greedy() {
+        let expected = case["text"].as_str().unwrap();
+        let chat = case["chat"].as_bool().unwrap();
+        let key = if chat { "messages" } else { "prompt" };
+        let mut payload = serde_json::json!({"max_tokens": case["max_tokens"], "temperature": 0});
+        payload[key] = case["prompt"].clone();
+        let path = if chat {
+            "/v1/chat/completions"
+        } else {
+            "/v1/completions"
+        };
+        let reference = maas_answer(&app, path, &payload).await;
+
+        // directly, as `aws lambda invoke` would: the payload's `prompt` or `messages` routes it
+        let file = store.join("direct-generation.json");
+        std::fs::write(&file, payload.to_string()).unwrap();
+        let direct = invoke(watch.port, &file);
+        assert_eq!(
+            direct["choices"], reference["choices"],
+            "{}",
+            case["prompt"]
+        );
+        assert_eq!(direct["usage"], reference["usage"]);
+
+        // and over HTTP through the function URL, non-streaming
+        let out = curl_post(
+            &format!("{base}/openai{path}"),
+            &["-d", &payload.to_string()],
+            &[],
+        );
+        let answer: Value =
+            serde_json::from_slice(&out.stdout).expect("JSON from the function URL");
+        assert_eq!(answer["choices"], reference["choices"], "{answer}");
+        let text = if chat {
+            &answer["choices"][0]["message"]["content"]
+        } else {
+            &answer["choices"][0]["text"]
+        };
+        assert_eq!(text, expected, "{}", case["prompt"]);
+    }
+    drop(watch);
+}
+
+async fn maas_answer(app: &axum::Router, path: &str, payload: &Value) -> Value {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(payload.to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
 }

@@ -45,7 +45,8 @@ pub struct GenerateArgs {
     /// End the text before this string (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
-    /// Print the generated token ids (one JSON line on standard error) after the text.
+    /// Print the generated token ids and the timings (time to the first token, decoding
+    /// tokens per second) as one JSON line on standard error after the text.
     #[arg(long)]
     pub print_tokens: bool,
 }
@@ -79,7 +80,11 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
         },
         stop: args.stop.clone(),
     };
-    let cap = ServerConfig::from_env()?.max_tokens;
+    let config = ServerConfig::from_env()?;
+    if let Err(e) = maas::inference::set_threads(config.inference_threads) {
+        tracing::warn!("{e}; inference runs on one thread");
+    }
+    let cap = config.max_tokens;
     let prepared = model.prepare(&request, cap)?;
     let prompt_ids = prepared.prompt_ids().to_vec();
     // the one-shot command's runtime has nothing else to run while the model generates
@@ -92,6 +97,8 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
     drop(out);
     println!();
     if args.print_tokens {
+        let timings = &completion.timings;
+        let decoding: f64 = timings.per_token.iter().map(|d| d.as_secs_f64()).sum();
         eprintln!(
             "{}",
             serde_json::json!({
@@ -99,6 +106,12 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
                 "finish_reason": completion.finish_reason.as_str(),
                 "prompt_tokens": completion.prompt_tokens,
                 "prompt_ids": prompt_ids,
+                "time_to_first_token_ms": timings.first_token.as_secs_f64() * 1e3,
+                "decode_tokens_per_second": if decoding > 0.0 {
+                    timings.per_token.len() as f64 / decoding
+                } else {
+                    0.0
+                },
             })
         );
     }

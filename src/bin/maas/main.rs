@@ -39,7 +39,8 @@ enum Command {
     /// Generate text with a decoder-only model (a Hugging Face optimum export), printed as it
     /// comes.
     Generate(generate::GenerateArgs),
-    /// Publish an ONNX classifier trained elsewhere (scikit-learn, PyTorch, Keras) to a store.
+    /// Publish an ONNX model trained elsewhere (scikit-learn, PyTorch, Keras, a Hugging Face
+    /// optimum text-generation export) to a store.
     Publish(publish::PublishArgs),
     /// List, show, promote and roll back published models.
     #[command(subcommand)]

@@ -9,7 +9,7 @@ use clap::Args;
 use maas::contract::Task;
 use maas::inference::LoadedModel;
 use maas::manifest::ModelDescription;
-use maas::store::{Attachment, StoreLocation};
+use maas::store::StoreLocation;
 
 use crate::progress::open_store;
 
@@ -43,15 +43,20 @@ pub struct PublishArgs {
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
-    let (bytes, description, attachments) = match (&args.onnx, &args.hf_dir) {
-        (_, Some(dir)) => export_folder(dir).await?,
-        (Some(onnx), None) => onnx_file(onnx, &args)?,
+    let location: StoreLocation = args.store.parse()?;
+    let manifest = match (&args.onnx, &args.hf_dir) {
+        (_, Some(dir)) => {
+            maas::loader::publish_export_folder(&open_store(location.clone()), &args.name, dir)
+                .await?
+        }
+        (Some(onnx), None) => {
+            let (bytes, description) = onnx_file(onnx, &args)?;
+            open_store(location.clone())
+                .publish(&args.name, &bytes, description)
+                .await?
+        }
         (None, None) => bail!("name the model: --onnx FILE or --hf-dir DIR"),
     };
-    let location: StoreLocation = args.store.parse()?;
-    let manifest = open_store(location.clone())
-        .publish_with(&args.name, &bytes, description, |_| attachments)
-        .await?;
     println!(
         "published {} version {} to {location} (model.onnx {} bytes, sha256 {}{}); alias latest -> {}",
         manifest.name,
@@ -75,38 +80,8 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     Ok(())
 }
 
-/// A text-generation export folder: its model, described with what its files say (refused
-/// here, not at the first request, when the layout, the tokenizer or the chat template does
-/// not serve), and its files to publish beside it.
-async fn export_folder(dir: &Path) -> Result<(Vec<u8>, ModelDescription, Vec<Attachment>)> {
-    let folder = maas::loader::ExportFolder::read(dir).await?;
-    let text = maas::loader::text_model(
-        &dir.display().to_string(),
-        folder.model.clone(),
-        &folder.export_files(),
-    )?;
-    let attachments = folder
-        .files
-        .into_iter()
-        .map(|(file, bytes)| Attachment {
-            file: file.to_string(),
-            media_type: if file.ends_with(".json") {
-                "application/json"
-            } else {
-                "text/x-jinja2"
-            }
-            .to_string(),
-            bytes,
-        })
-        .collect();
-    Ok((folder.model, text.description(), attachments))
-}
-
 /// A bare ONNX file, described from its graph and the flags.
-fn onnx_file(
-    onnx: &Path,
-    args: &PublishArgs,
-) -> Result<(Vec<u8>, ModelDescription, Vec<Attachment>)> {
+fn onnx_file(onnx: &Path, args: &PublishArgs) -> Result<(Vec<u8>, ModelDescription)> {
     let bytes = std::fs::read(onnx).with_context(|| format!("cannot read {}", onnx.display()))?;
     let mut model = LoadedModel::from_bytes(&bytes)
         .with_context(|| format!("{} cannot be served", onnx.display()))?;
@@ -122,5 +97,5 @@ fn onnx_file(
             "note: tract types this graph only with concrete input shapes, so it is served with a plan per shape, made on first use (the last 8 kept): {reason}"
         );
     }
-    Ok((bytes, model.description(), Vec::new()))
+    Ok((bytes, model.description()))
 }

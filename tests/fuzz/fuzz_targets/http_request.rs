@@ -1,6 +1,6 @@
-//! Request parsing through the router: the first byte picks a route of the route table (low 4
-//! bits, for model digits version 1), a content type (bits 4-5) and whether GET and POST are
-//! swapped (bit 6); the rest is the body. Every answer must be a success or a JSON 4xx.
+//! Request parsing through the router: the first byte picks a route of the route table (low 5
+//! bits, for model digits version 1), a content type (bits 5-6) and whether GET and POST are
+//! swapped (bit 7); the rest is the body. Every answer must be a success or a JSON 4xx.
 //! `tests/fuzz/seeds.py` writes seeds in this layout.
 #![no_main]
 // test code: a failed unwrap is a failed test
@@ -26,14 +26,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let routes = maas::server::routes::ROUTES;
-    let route = &routes[(selector & 0x0f) as usize % routes.len()];
+    let route = &routes[(selector & 0x1f) as usize % routes.len()];
     let path = route.path_for("digits", 1);
-    let method = match (route.method, selector & 0x40 != 0) {
+    let method = match (route.method, selector & 0x80 != 0) {
         ("GET", true) => "POST",
         ("POST", true) => "GET",
         (method, _) => method,
     };
-    let content_type = CONTENT_TYPES[((selector >> 4) & 0x03) as usize];
+    let content_type = CONTENT_TYPES[((selector >> 5) & 0x03) as usize];
     let mut request = axum::http::Request::builder().method(method).uri(path.as_str());
     if let Some(ct) = content_type {
         request = request.header("content-type", ct);

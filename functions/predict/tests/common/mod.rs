@@ -34,3 +34,36 @@ pub async fn app() -> axum::Router {
         ModelHandle::load(format!("{}/digits", dir.display()).parse().unwrap(), None).await;
     router(handle, ServerConfig::default())
 }
+
+/// A new folder store holding the committed Llama fixture (`onnx/decoders/llama`, an optimum
+/// export) as `llama` version 1.
+pub async fn llama_store() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let export = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/decoders/llama");
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("function-llama-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(StoreLocation::Folder(dir.clone()));
+    maas::loader::publish_export_folder(&store, "llama", &export)
+        .await
+        .unwrap();
+    dir
+}
+
+/// The router over a fresh store's `llama`.
+pub async fn llama_app() -> axum::Router {
+    let dir = llama_store().await;
+    let handle = ModelHandle::load(format!("{}/llama", dir.display()).parse().unwrap(), None).await;
+    router(handle, ServerConfig::default())
+}
+
+/// The Llama fixture's committed greedy completions (transformers' `generate`).
+pub fn llama_greedy() -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/decoders/llama/greedy.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["cases"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
