@@ -4,7 +4,8 @@ own timings: the prompt's run to the first token, then tokens per second of the 
 steps) and onnxruntime running the same model.onnx in a Python loop with the KV cache, greedy,
 for the same prompt ids and the same number of new tokens, with the same threads. Each figure
 is the median of RUNS runs. Also the physical bound of decoding: the weight bytes one token
-reads (every initializer of the graph) over the machine's measured read bandwidth.
+reads (every initializer but the embedding tables it gathers one row from) over the read
+bandwidth THREADS threads measure.
 
 Prints a Markdown table and one JSON line per row (benches/generation.sh runs it).
 
@@ -78,24 +79,25 @@ def weight_bytes(folder):
     return total
 
 
-def read_bandwidth():
-    """Bytes per second numpy reads summing a 1 GiB float32 array (best of 5), one thread."""
-    a = np.ones(1 << 28, np.float32)
-    a.sum()
-    best = min(timed(a.sum) for _ in range(5))
-    return a.nbytes / best
-
-
-def timed(f):
-    started = time.perf_counter()
-    f()
-    return time.perf_counter() - started
+def read_bandwidth(threads):
+    """Bytes per second `threads` threads read together, each summing its own 512 MiB float32
+    array with numpy (which lets go of the GIL in the loop); best of 5."""
+    from concurrent.futures import ThreadPoolExecutor
+    arrays = [np.ones(1 << 27, np.float32) for _ in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(np.sum, arrays))
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            list(pool.map(np.sum, arrays))
+            best = min(best, time.perf_counter() - started)
+    return sum(a.nbytes for a in arrays) / best
 
 
 def main():
     maas, threads, new_tokens, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     folders = sys.argv[5:]
-    bandwidth = read_bandwidth()
+    bandwidth = read_bandwidth(threads)
     rows = []
     for folder in folders:
         config = json.load(open(os.path.join(folder, "config.json")))

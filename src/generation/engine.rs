@@ -16,7 +16,7 @@ use crate::clock::Instant;
 use crate::contract::Task;
 use crate::inference::{InferenceError, LoadedModel};
 use crate::manifest::{ModelDescription, TextDescription};
-use crate::tensor::{DType, Tensor};
+use tract_onnx::prelude::{DatumType, TValue, TVec, Tensor as TractTensor};
 
 /// What a client asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -410,51 +410,46 @@ impl TextModel {
     }
 
     /// The cache of no tokens: a `[1, heads, 0, head_dim]` key and value per layer.
-    fn empty_cache(&self) -> Result<Vec<Tensor>, GenerationError> {
+    fn empty_cache(&self) -> Result<Vec<TValue>, GenerationError> {
         let dtype = if self.layout.cache_is_f16() {
-            DType::F16
+            DatumType::F16
         } else {
-            DType::F32
+            DatumType::F32
         };
-        let shape: Vec<i64> = self
-            .layout
-            .empty_cache_shape()
-            .iter()
-            .map(|&d| d as i64)
-            .collect();
-        let empty = Tensor::from_le_bytes("past_key_values", dtype, &shape, &[], 0)
-            .map_err(|e| InferenceError::Input(e.to_string()))?;
+        let empty = TValue::from(
+            TractTensor::zero_dt(dtype, &self.layout.empty_cache_shape())
+                .map_err(|e| InferenceError::Input(format!("{e:#}")))?,
+        );
         Ok(vec![empty; 2 * self.layout.layers()])
     }
 
     /// One run: `ids` after `past` cached tokens; the last position's logits and the new
-    /// cache (key, value per layer, in layer order).
+    /// cache (key, value per layer, in layer order), handed on without a copy.
     fn step(
         &self,
         ids: &[u32],
         past: usize,
-        cache: Vec<Tensor>,
-    ) -> Result<(Vec<f32>, Vec<Tensor>), GenerationError> {
+        cache: Vec<TValue>,
+    ) -> Result<(Vec<f32>, Vec<TValue>), GenerationError> {
         let n = ids.len();
-        let input = |e: crate::tensor::TensorError| InferenceError::Input(e.to_string());
-        let ids_tensor =
-            Tensor::from_i64(vec![1, n], ids.iter().map(|&i| i64::from(i))).map_err(input)?;
-        let mask =
-            Tensor::from_i64(vec![1, past + n], std::iter::repeat_n(1, past + n)).map_err(input)?;
-        let positions =
-            Tensor::from_i64(vec![1, n], (past..past + n).map(|p| p as i64)).map_err(input)?;
-        let mut slots: Vec<Option<Tensor>> = vec![None; self.model.inputs().len()];
-        slots[self.layout.input_ids()] = Some(ids_tensor);
-        slots[self.layout.attention_mask()] = Some(mask);
+        let int64 = |values: Vec<i64>| -> Result<TValue, InferenceError> {
+            let len = values.len();
+            TractTensor::from_shape(&[1, len], &values)
+                .map(TValue::from)
+                .map_err(|e| InferenceError::Input(format!("{e:#}")))
+        };
+        let mut slots: Vec<Option<TValue>> = vec![None; self.model.inputs().len()];
+        slots[self.layout.input_ids()] = Some(int64(ids.iter().map(|&i| i64::from(i)).collect())?);
+        slots[self.layout.attention_mask()] = Some(int64(vec![1; past + n])?);
         if let Some(p) = self.layout.position_ids() {
-            slots[p] = Some(positions);
+            slots[p] = Some(int64((past..past + n).map(|p| p as i64).collect())?);
         }
         let mut cache = cache.into_iter();
         for &(key, value) in self.layout.past() {
             slots[key] = cache.next();
             slots[value] = cache.next();
         }
-        let inputs: Vec<Tensor> = slots
+        let inputs: TVec<TValue> = slots
             .into_iter()
             .enumerate()
             .map(|(i, t)| {
@@ -466,22 +461,35 @@ impl TextModel {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let mut outputs: Vec<Option<Tensor>> =
-            self.model.run(&inputs)?.into_iter().map(Some).collect();
+        let mut outputs: Vec<Option<TValue>> = self
+            .model
+            .run_values(inputs)?
+            .into_iter()
+            .map(Some)
+            .collect();
         let logits = outputs
             .get_mut(self.layout.logits())
             .and_then(Option::take)
-            .and_then(|t| t.to_f32())
-            .ok_or_else(|| InferenceError::Run("the decoder answered no float logits".into()))?;
-        let vocabulary = logits.len() / n.max(1);
-        if vocabulary == 0 || logits.len() != n * vocabulary {
+            .ok_or_else(|| InferenceError::Run("the decoder answered no logits".into()))?;
+        let logits = logits
+            .cast_to::<f32>()
+            .map_err(|_| InferenceError::Run("the decoder answered no float logits".into()))?;
+        let view = logits
+            .to_plain_array_view::<f32>()
+            .map_err(|_| InferenceError::Run("the decoder answered no float logits".into()))?;
+        let count = view.len();
+        let vocabulary = count / n.max(1);
+        if vocabulary == 0 || count != n * vocabulary {
             return Err(InferenceError::Run(format!(
-                "the decoder answered {} logits for {n} tokens",
-                logits.len()
+                "the decoder answered {count} logits for {n} tokens"
             ))
             .into());
         }
-        let last = logits[(n - 1) * vocabulary..].to_vec();
+        // the last position's row: tract's outputs are contiguous, read in place
+        let last = match view.as_slice() {
+            Some(all) => all[(n - 1) * vocabulary..].to_vec(),
+            None => view.iter().skip((n - 1) * vocabulary).copied().collect(),
+        };
         let mut next = Vec::with_capacity(2 * self.layout.layers());
         for &(key, value) in self.layout.present() {
             for index in [key, value] {

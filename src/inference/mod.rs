@@ -927,6 +927,32 @@ impl LoadedModel {
             .collect()
     }
 
+    /// Runs the model on tract values as they are, no copy in or out: a decoder's key and
+    /// value cache goes from one step's outputs to the next step's inputs (a copy each way
+    /// per step otherwise, tens of MB at GPT-2 small's size). For the crate's own callers,
+    /// which build their inputs to the graph's signature: unlike [`LoadedModel::run`] nothing
+    /// is checked here beyond what tract checks. A model typed per shape runs through
+    /// [`LoadedModel::run`].
+    pub(crate) fn run_values(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, InferenceError> {
+        let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
+        if let Plans::Symbolic(plan) = &self.plans {
+            return plan.run(inputs).map_err(run);
+        }
+        let tensors = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(value, spec)| {
+                tensor::Tensor::from_tract(value).ok_or_else(|| {
+                    InferenceError::Input(format!("input '{}' is not numeric", spec.name))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run(&tensors)?
+            .iter()
+            .map(|t| t.to_tract().map(TValue::from).map_err(run))
+            .collect()
+    }
+
     /// Class probabilities (or regression values) `[rows, width]` row-major for `rows` rows
     /// of raw float32 features: the answer output of a rows model.
     pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, InferenceError> {
