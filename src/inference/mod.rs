@@ -933,6 +933,7 @@ impl LoadedModel {
     /// which build their inputs to the graph's signature: unlike [`LoadedModel::run`] nothing
     /// is checked here beyond what tract checks. A model typed per shape runs through
     /// [`LoadedModel::run`].
+    #[cfg(feature = "generation")]
     pub(crate) fn run_values(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, InferenceError> {
         let run = |e: TractError| InferenceError::Run(format!("{e:#}"));
         if let Plans::Symbolic(plan) = &self.plans {
