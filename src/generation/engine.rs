@@ -159,6 +159,24 @@ pub struct Timings {
     pub per_token: Vec<Duration>,
 }
 
+impl Timings {
+    /// Decoding speed: the tokens after the first per second of their steps (0 when there
+    /// were none).
+    pub fn tokens_per_second(&self) -> f64 {
+        Self::rate(&self.per_token)
+    }
+
+    /// Steps per second of `steps` (0 when there are none).
+    pub fn rate(steps: &[Duration]) -> f64 {
+        let seconds: f64 = steps.iter().map(Duration::as_secs_f64).sum();
+        if seconds > 0.0 {
+            steps.len() as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A checked request, ready to run: what [`TextModel::prepare`] makes before a slot is taken.
 #[derive(Debug)]
 pub struct Prepared {

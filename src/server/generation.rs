@@ -25,7 +25,7 @@ use super::metrics::GenerationMetrics;
 use super::state::ServedModel;
 use super::{AppState, GenerationReport};
 use crate::clock::{unix_seconds, Instant};
-use crate::generation::{Completion, GenerationError, GenerationRequest, TextModel};
+use crate::generation::{Completion, GenerationError, GenerationRequest, TextModel, Timings};
 use crate::protocol::text::generate::{Answering, GenerateRequest};
 use crate::protocol::text::openai::{self, ChatRequest, Chunk, CompletionRequest, Envelope};
 use crate::protocol::text::ParamError;
@@ -193,7 +193,6 @@ async fn start(
         }
         if let Some((model, version)) = &emf {
             for report in reports.iter().filter(|r| r.outcome == "finished") {
-                let decoding: f64 = report.per_token.iter().map(Duration::as_secs_f64).sum();
                 GenerationMetrics {
                     model,
                     version: *version,
@@ -203,11 +202,7 @@ async fn start(
                     time_to_first_token_ms: report
                         .time_to_first_token
                         .map_or(0.0, |t| t.as_secs_f64() * 1e3),
-                    tokens_per_second: if decoding > 0.0 {
-                        report.per_token.len() as f64 / decoding
-                    } else {
-                        0.0
-                    },
+                    tokens_per_second: Timings::rate(&report.per_token),
                 }
                 .emit();
             }
@@ -468,29 +463,7 @@ async fn answer_completions(state: AppState, request: Request) -> Result<Respons
     let started = Instant::now();
     let body: CompletionRequest = read_json(request, &state).await?;
     let requests = body.requests()?;
-    let current = openai_model(&state, body.common.model.as_deref())?;
-    let stream = body.common.streams();
-    let pieces = start(
-        &state,
-        &current,
-        &requests,
-        "/v1/completions",
-        started,
-        stream,
-    )
-    .await?;
-    let envelope = Envelope::new("cmpl", unix_seconds(), &current.name);
-    if !stream {
-        let completions = collect(pieces, requests.len()).await?;
-        return Ok(Json(openai::completion_response(&envelope, &completions)).into_response());
-    }
-    Ok(openai_stream(
-        pieces,
-        envelope,
-        false,
-        body.common.include_usage(),
-        requests.len(),
-    ))
+    answer_openai(&state, started, &body.common, &requests, false).await
 }
 
 /// `POST /v1/chat/completions` (and `/openai/v1/chat/completions`).
@@ -504,29 +477,50 @@ async fn answer_chat(state: AppState, request: Request) -> Result<Response, Open
     let started = Instant::now();
     let body: ChatRequest = read_json(request, &state).await?;
     let generation = body.request()?;
-    let current = openai_model(&state, body.common.model.as_deref())?;
-    let stream = body.common.streams();
-    let pieces = start(
+    answer_openai(
         &state,
-        &current,
-        std::slice::from_ref(&generation),
-        "/v1/chat/completions",
         started,
-        stream,
-    )
-    .await?;
-    let envelope = Envelope::new("chatcmpl", unix_seconds(), &current.name);
-    if !stream {
-        let completions = collect(pieces, 1).await?;
-        return Ok(Json(openai::chat_response(&envelope, &completions[0])).into_response());
-    }
-    Ok(openai_stream(
-        pieces,
-        envelope,
+        &body.common,
+        std::slice::from_ref(&generation),
         true,
-        body.common.include_usage(),
-        1,
-    ))
+    )
+    .await
+}
+
+/// The completions' (`chat` false: one choice per prompt) or the chat completion's answer:
+/// one JSON object, or its stream.
+async fn answer_openai(
+    state: &AppState,
+    started: Instant,
+    common: &openai::Common,
+    requests: &[GenerationRequest],
+    chat: bool,
+) -> Result<Response, OpenAiError> {
+    let current = openai_model(state, common.model.as_deref())?;
+    let stream = common.streams();
+    let (route, prefix) = if chat {
+        ("/v1/chat/completions", "chatcmpl")
+    } else {
+        ("/v1/completions", "cmpl")
+    };
+    let pieces = start(state, &current, requests, route, started, stream).await?;
+    let envelope = Envelope::new(prefix, unix_seconds(), &current.name);
+    if stream {
+        return Ok(openai_stream(
+            pieces,
+            envelope,
+            chat,
+            common.include_usage(),
+            requests.len(),
+        ));
+    }
+    let completions = collect(pieces, requests.len()).await?;
+    let answer = if chat {
+        openai::chat_response(&envelope, &completions[0])
+    } else {
+        openai::completion_response(&envelope, &completions)
+    };
+    Ok(Json(answer).into_response())
 }
 
 /// OpenAI's stream: chunks, the usage chunk when asked for, `[DONE]`.

@@ -98,7 +98,6 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
     println!();
     if args.print_tokens {
         let timings = &completion.timings;
-        let decoding: f64 = timings.per_token.iter().map(|d| d.as_secs_f64()).sum();
         eprintln!(
             "{}",
             serde_json::json!({
@@ -107,11 +106,7 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
                 "prompt_tokens": completion.prompt_tokens,
                 "prompt_ids": prompt_ids,
                 "time_to_first_token_ms": timings.first_token.as_secs_f64() * 1e3,
-                "decode_tokens_per_second": if decoding > 0.0 {
-                    timings.per_token.len() as f64 / decoding
-                } else {
-                    0.0
-                },
+                "decode_tokens_per_second": timings.tokens_per_second(),
             })
         );
     }
