@@ -98,20 +98,25 @@ fn answer(response: &Value) -> (Option<u64>, String) {
             .unwrap_or_default();
         body = String::from_utf8_lossy(&bytes).into_owned();
     }
+    // KServe's and the native `{"error": "..."}`, or OpenAI's `{"error": {"message": ...}}`
     let error = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .and_then(|v| {
+            v["error"]
+                .as_str()
+                .or_else(|| v["error"]["message"].as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| format!("<no JSON error in {body:.200}>"));
     (Some(status), error)
 }
 
-#[tokio::test]
-async fn every_hostile_request_as_every_event_type_gets_its_4xx() {
-    let app = common::app().await;
-    let cases = corpus::hostile_requests();
+/// Every case of a corpus as every event type through `app`: how many events were checked
+/// and what went wrong.
+async fn check_corpus(app: &axum::Router, cases: &[corpus::Case]) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in &cases {
+    for case in cases {
         for (kind, event) in [
             ("REST v1", v1_event(case)),
             ("HTTP API v2", v2_event(case, "apigw-v2.json", false)),
@@ -132,7 +137,27 @@ async fn every_hostile_request_as_every_event_type_gets_its_4xx() {
             }
         }
     }
+    (checked, failures)
+}
+
+#[tokio::test]
+async fn every_hostile_request_as_every_event_type_gets_its_4xx() {
+    let app = common::app().await;
+    let (checked, failures) = check_corpus(&app, &corpus::hostile_requests()).await;
     assert!(checked >= 180, "{checked} events");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn every_hostile_generation_request_as_every_event_type_gets_its_4xx() {
+    // the corpus's cap: MAAS_MAX_TOKENS=100
+    let config = maas::server::state::ServerConfig {
+        max_tokens: 100,
+        ..Default::default()
+    };
+    let app = common::llama_app_with(config).await;
+    let (checked, failures) = check_corpus(&app, &corpus::hostile_generation()).await;
+    assert!(checked >= 120, "{checked} events");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

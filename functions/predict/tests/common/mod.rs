@@ -53,9 +53,14 @@ pub async fn llama_store() -> PathBuf {
 
 /// The router over a fresh store's `llama`.
 pub async fn llama_app() -> axum::Router {
+    llama_app_with(ServerConfig::default()).await
+}
+
+/// [`llama_app`] with other limits.
+pub async fn llama_app_with(config: ServerConfig) -> axum::Router {
     let dir = llama_store().await;
     let handle = ModelHandle::load(format!("{}/llama", dir.display()).parse().unwrap(), None).await;
-    router(handle, ServerConfig::default())
+    router(handle, config)
 }
 
 /// The Llama fixture's committed greedy completions (transformers' `generate`).
