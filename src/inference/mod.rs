@@ -44,6 +44,11 @@ fn multithread(threads: usize) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start {threads} inference threads: {e}"))?;
     set_default_executor(Executor::MultiThread(Arc::new(pool)));
+    // tract threads a matrix-vector product from 2^21 multiply-adds (its default); a decoder's
+    // attention projections at one token a step (GPT-2 small: 768 × 768, 2^19.2) then ran on
+    // one thread, a third of the weights each step read at one core's bandwidth. A product of
+    // 2^18 reads a megabyte of weights, far more time than a dispatch to the pool costs.
+    tract_linalg::multithread::set_threading_mac_threshold(1 << 18);
     Ok(())
 }
 
