@@ -49,6 +49,7 @@ pub mod data;
 pub mod datagen;
 #[cfg(feature = "train")]
 pub mod evaluation;
+pub mod explain;
 #[cfg(feature = "train")]
 pub mod export;
 pub(crate) mod features;
