@@ -99,8 +99,9 @@ fn declutter_node(
 /// For a two-operand float `EinSum` one of whose operands is `Mul(x, c)` (`c` a constant of
 /// one element, the product read by nothing else): the product rewired as the `EinSum` of `x`
 /// and the other operand times `c`, when the other operand is provably no larger (and not the
-/// same size). A product is
-/// linear in each operand, so the result is the same up to rounding.
+/// same size). A product is linear in each operand, so the result is the same up to rounding.
+/// `c` must broadcast into both operands without changing their shapes (no higher rank, the
+/// same type), so the `EinSum`'s axes still fit.
 fn scale_the_smaller_operand(
     model: &TypedModel,
     node: &TypedNode,
@@ -124,15 +125,20 @@ fn scale_the_smaller_operand(
             continue;
         }
         let facts = model.node_input_facts(producer.id)?;
+        let other_fact = model.outlet_fact(node.inputs[other])?;
         let Some(factor) = (0..2).find(|&i| {
-            facts[i].datum_type.is_float()
-                && facts[i].konst.as_ref().is_some_and(|k| k.len() == 1)
+            let c = facts[i];
+            c.datum_type.is_float()
+                && c.konst.as_ref().is_some_and(|k| k.len() == 1)
                 && facts[1 - i].konst.is_none()
+                && c.rank() <= facts[1 - i].rank()
+                && c.rank() <= other_fact.rank()
+                && c.datum_type == other_fact.datum_type
         }) else {
             continue;
         };
         let scaled_volume = model.outlet_fact(node.inputs[scaled])?.shape.volume();
-        let other_volume = model.outlet_fact(node.inputs[other])?.shape.volume();
+        let other_volume = other_fact.shape.volume();
         let larger_by = (scaled_volume - other_volume).simplify();
         // zero excluded: two operands of one size would trade the factor back and forth
         if larger_by == TDim::Val(0) || !surely_not_negative(&larger_by) {
@@ -296,6 +302,37 @@ mod tests {
         let got = optimised(scaled_keys_graph()?)?
             .into_runnable()?
             .run(inputs()?)?;
+        let got: Vec<f32> = got[0]
+            .to_plain_array_view::<f32>()?
+            .iter()
+            .copied()
+            .collect();
+        for (n, value) in got.iter().enumerate() {
+            let want: f32 = (0..8).map(|k| q[k] * kt[k * 5 + n] * 0.25).sum();
+            assert!(
+                (want - value).abs() < 1e-5,
+                "column {n}: {value}, want {want}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_factor_of_higher_rank_than_the_other_operand_stays_where_it_is() -> TractResult<()> {
+        let mut model = TypedModel::default();
+        let q = model.add_source("q", f32::fact([8]))?;
+        let kt = model.add_source("kt", f32::fact([8, 5]))?;
+        let c = model.add_const("c", tensor2(&[[0.25f32]]))?;
+        let scaled = model.wire_node("scale_keys", mul(), &[kt, c])?[0];
+        let axes: tract_onnx::tract_core::axes::AxesMapping = "k,kn->n".parse()?;
+        let out = model.wire_node("scores", EinSum::new(axes, f32::datum_type()), &[q, scaled])?;
+        model.select_output_outlets(&out)?;
+        let q: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
+        let kt: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin()).collect();
+        let got = optimised(model)?.into_runnable()?.run(tvec!(
+            tensor1(&q).into_tvalue(),
+            tensor1(&kt).into_shape(&[8, 5])?.into_tvalue()
+        ))?;
         let got: Vec<f32> = got[0]
             .to_plain_array_view::<f32>()?
             .iter()
