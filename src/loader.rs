@@ -7,6 +7,7 @@ use std::time::Duration;
 #[cfg(feature = "native")]
 use std::time::Instant;
 
+use crate::explain::{Background, BackgroundFile, BackgroundFileError};
 use crate::inference::{InferenceError, LoadedModel};
 use crate::store::StoreError;
 #[cfg(feature = "native")]
@@ -28,6 +29,8 @@ pub struct ServedModel {
     /// A text-generation model's tokenizer, configuration and decoding loop, over `model`.
     #[cfg(feature = "generation")]
     pub text: Option<Arc<crate::generation::TextModel>>,
+    /// The rows explanations fill absent features from, when the version carries them.
+    pub background: Option<Arc<Background>>,
 }
 
 impl ServedModel {
@@ -48,6 +51,7 @@ impl ServedModel {
             load_time,
             #[cfg(feature = "generation")]
             text: None,
+            background: None,
         }
     }
 }
@@ -64,6 +68,14 @@ pub enum LoadError {
     Text {
         reference: String,
         source: crate::generation::TextModelError,
+    },
+    /// The version's background does not fit its model.
+    #[error("cannot load the background of {reference}: {source}")]
+    Background {
+        /// The reference as given.
+        reference: String,
+        /// What is wrong with it.
+        source: BackgroundFileError,
     },
     /// tract could not load the bytes, or the manifest does not fit the model.
     #[error("cannot load model {reference}: {source}")]
@@ -117,17 +129,55 @@ pub async fn load_with_progress(
                     model: Arc::clone(text.shared_model()),
                     load_time: started.elapsed(),
                     text: Some(text),
+                    background: None,
                 });
             }
         }
     }
-    Ok(ServedModel::new(
-        name,
-        version,
-        fetched.sha256,
-        model,
-        started.elapsed(),
-    ))
+    let background = match (&fetched.manifest, reference) {
+        (Some(manifest), ModelRef::Stored { store, .. }) => {
+            match &manifest.description.background {
+                Some(record) => {
+                    let bytes = store::Store::open(store.clone())
+                        .attachment(&manifest.name, manifest.version, &record.file)
+                        .await?;
+                    Some(background(
+                        &model,
+                        &bytes,
+                        &record.file,
+                        &reference.to_string(),
+                    )?)
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let mut served = ServedModel::new(name, version, fetched.sha256, model, started.elapsed());
+    served.background = background.map(Arc::new);
+    Ok(served)
+}
+
+/// A background file's rows checked against the model: rows of its features.
+pub fn background(
+    model: &LoadedModel,
+    bytes: &[u8],
+    file: &str,
+    reference: &str,
+) -> Result<Background, LoadError> {
+    let error = |source| LoadError::Background {
+        reference: reference.to_string(),
+        source,
+    };
+    let features = model.n_features().ok_or_else(|| {
+        error(BackgroundFileError::Rows {
+            file: file.to_string(),
+            message: "explanations need a model with one [batch, features] float32 input".into(),
+        })
+    })?;
+    BackgroundFile::parse(bytes, file)
+        .and_then(|f| f.background(features, file))
+        .map_err(error)
 }
 
 /// The files a text-generation version carries beside its model, each checksum verified
@@ -171,10 +221,12 @@ fn described(
 }
 
 /// A model from bytes a host read itself (the edge worker, from R2 in the store's layout): the
-/// manifest's JSON when there is one, whose sha256 the bytes must have, and the model file.
+/// manifest's JSON when there is one, whose sha256 the bytes must have, the model file, and
+/// the background file when the manifest lists one (its sha256 checked against the listing).
 pub fn from_bytes(
     manifest: Option<&[u8]>,
     bytes: Vec<u8>,
+    background_bytes: Option<&[u8]>,
     fallback_name: &str,
 ) -> Result<ServedModel, LoadError> {
     let sha256 = crate::store::sha256_hex(&bytes);
@@ -199,13 +251,35 @@ pub fn from_bytes(
     let model = LoadedModel::from_vec(bytes).map_err(model_error)?;
     let (model, name, version) =
         described(model, manifest.as_ref(), fallback_name.to_string()).map_err(model_error)?;
-    Ok(ServedModel::new(
-        name,
-        version,
-        sha256,
-        model,
-        Duration::ZERO,
-    ))
+    let record = manifest.as_ref().and_then(|m| {
+        let record = m.description.background.as_ref()?;
+        let listed = m.attachments.iter().find(|a| a.file == record.file);
+        Some((m, record, listed))
+    });
+    let background = match (record, background_bytes) {
+        (Some((m, record, listed)), Some(bytes)) => {
+            let actual = crate::store::sha256_hex(bytes);
+            if let Some(listed) = listed.filter(|l| l.sha256 != actual) {
+                return Err(LoadError::Store(StoreError::ChecksumMismatch {
+                    name: m.name.clone(),
+                    version: m.version,
+                    expected: listed.sha256.clone(),
+                    file: record.file.clone(),
+                    actual,
+                }));
+            }
+            Some(Arc::new(background(
+                &model,
+                bytes,
+                &record.file,
+                fallback_name,
+            )?))
+        }
+        _ => None,
+    };
+    let mut served = ServedModel::new(name, version, sha256, model, Duration::ZERO);
+    served.background = background;
+    Ok(served)
 }
 
 /// A folder as `optimum-cli export onnx --task text-generation-with-past` writes it, read

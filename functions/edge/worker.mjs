@@ -80,10 +80,13 @@ function lastError() {
   return decoder.decode(take(module.maas_last_error()));
 }
 
-/** Hands a model to the module; returns the reason when it refused it (checksum, ONNX). */
-function install(manifest, model, name) {
+/** Hands a model to the module with its background for explanations (empty when it has none);
+ * returns the reason when it refused it (checksum, ONNX). */
+function install(manifest, model, name, background) {
   // the module takes the model's buffer: no second copy of the weights at load
-  const status = lending([manifest, encoder.encode(name)], ([m, n]) => module.maas_load(...m, ...put(model), ...n));
+  const status = lending([manifest, encoder.encode(name), background ?? new Uint8Array(0)], ([m, n, b]) =>
+    module.maas_load(...m, ...put(model), ...n, ...b),
+  );
   return status === 0 ? null : lastError();
 }
 
@@ -136,7 +139,13 @@ async function read(env, ref, etag) {
   const modelObject = await bucket.get(`${versionKey}${described.model.file}`);
   if (modelObject === null) throw new StoreError(`model file ${versionKey}${described.model.file} not found in ${where}`);
   const model = new Uint8Array(await modelObject.arrayBuffer());
-  return { version, etag: aliasEtag, manifest, model };
+  let background = null;
+  if (described.background) {
+    const backgroundObject = await bucket.get(`${versionKey}${described.background.file}`);
+    if (backgroundObject === null) throw new StoreError(`background file ${versionKey}${described.background.file} not found in ${where}`);
+    background = new Uint8Array(await backgroundObject.arrayBuffer());
+  }
+  return { version, etag: aliasEtag, manifest, model, background };
 }
 
 function mib(bytes) {
@@ -154,7 +163,7 @@ async function refresh(env, ref) {
       source = { version: found.version, etag: found.etag };
       return;
     }
-    const refused = install(found.manifest, found.model, ref.name);
+    const refused = install(found.manifest, found.model, ref.name, found.background);
     if (refused === null) {
       loaded = true;
       source = { version: found.version, etag: found.etag };
@@ -176,7 +185,8 @@ async function ready(env, ctx) {
     instantiate(env);
     if (bundled) {
       const name = JSON.parse(bundled.manifest).name;
-      const refused = install(encoder.encode(bundled.manifest), new Uint8Array(bundled.model), name);
+      const background = bundled.background ? new Uint8Array(bundled.background) : null;
+      const refused = install(encoder.encode(bundled.manifest), new Uint8Array(bundled.model), name, background);
       if (refused !== null) fail(name, refused);
       loaded = refused === null;
       return;

@@ -4,8 +4,13 @@
 //! from rows to outputs, so the same code serves every route and builds for wasm32.
 
 mod exact;
+mod file;
 mod kernel;
+mod model;
 mod solve;
+
+pub use file::{BackgroundFile, BackgroundFileError, BACKGROUND_FILE};
+pub use model::{cost, explain_rows, Outputs, RowExplanation, Settings};
 
 /// The most features the exact method enumerates (2^14 coalitions, each a pass over the
 /// background).
@@ -60,6 +65,9 @@ pub enum ExplainError {
         /// The least that determines the attributions of these features.
         min: usize,
     },
+    /// A feature grouping that is not a partition of the features.
+    #[error("bad feature groups: {0}")]
+    Groups(String),
     /// The model failed or answered the wrong number of values.
     #[error("the model could not be evaluated: {0}")]
     Model(String),
@@ -91,6 +99,25 @@ impl Method {
             Method::Kernel {
                 samples: (2 * features + 2048).min(MAX_SAMPLES),
                 seed: 0,
+            }
+        }
+    }
+
+    /// Whether this method can explain `players` features (or groups): exact up to
+    /// [`MAX_EXACT_FEATURES`], a KernelSHAP budget within its range.
+    pub fn check(self, players: usize) -> Result<(), ExplainError> {
+        match self {
+            Method::Exact if players > MAX_EXACT_FEATURES => {
+                Err(ExplainError::TooManyForExact { features: players })
+            }
+            Method::Exact => Ok(()),
+            Method::Kernel { samples, .. } => {
+                let min = Method::min_samples(players);
+                if (min..=MAX_SAMPLES).contains(&samples) {
+                    Ok(())
+                } else {
+                    Err(ExplainError::Samples { got: samples, min })
+                }
             }
         }
     }
@@ -148,6 +175,105 @@ impl Background {
     fn row(&self, i: usize) -> &[f32] {
         &self.rows[i * self.features..(i + 1) * self.features]
     }
+}
+
+/// Features gathered into players: each group enters or leaves a coalition whole, and gets one
+/// attribution (one input, or a patch of pixels, as one feature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groups {
+    /// The group of each feature.
+    of_feature: Vec<usize>,
+    count: usize,
+}
+
+impl Groups {
+    /// Every feature its own group.
+    pub fn each(features: usize) -> Groups {
+        Groups {
+            of_feature: (0..features).collect(),
+            count: features,
+        }
+    }
+
+    /// Checked: `groups` (feature indices) cover each of the `features` exactly once, none empty.
+    pub fn new(groups: &[Vec<usize>], features: usize) -> Result<Groups, ExplainError> {
+        let mut of_feature = vec![usize::MAX; features];
+        for (g, members) in groups.iter().enumerate() {
+            if members.is_empty() {
+                return Err(ExplainError::Groups(format!("group {g} is empty")));
+            }
+            for &f in members {
+                let Some(slot) = of_feature.get_mut(f) else {
+                    return Err(ExplainError::Groups(format!(
+                        "group {g} names feature {f}; the model has features 0 to {}",
+                        features.saturating_sub(1)
+                    )));
+                };
+                if *slot != usize::MAX {
+                    return Err(ExplainError::Groups(format!(
+                        "feature {f} is in group {} and group {g}; each feature belongs to one",
+                        *slot
+                    )));
+                }
+                *slot = g;
+            }
+        }
+        if let Some(f) = of_feature.iter().position(|g| *g == usize::MAX) {
+            return Err(ExplainError::Groups(format!(
+                "feature {f} is in no group; the groups must cover all {features} features"
+            )));
+        }
+        Ok(Groups {
+            of_feature,
+            count: groups.len(),
+        })
+    }
+
+    /// Players (groups).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no players (a model without features).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Features grouped.
+    pub fn features(&self) -> usize {
+        self.of_feature.len()
+    }
+
+    /// The groups `kept` (ascending) as players of their own, in that order; every other
+    /// feature joins the first kept group (for features that never differ from the row, which
+    /// side of a coalition they are on changes nothing).
+    fn keeping(&self, kept: &[usize]) -> Groups {
+        let of_feature = self
+            .of_feature
+            .iter()
+            .map(|g| kept.binary_search(g).unwrap_or(0))
+            .collect();
+        Groups {
+            of_feature,
+            count: kept.len(),
+        }
+    }
+
+    /// The group of feature `feature` (`usize::MAX` past the last feature).
+    pub fn of(&self, feature: usize) -> usize {
+        self.of_feature.get(feature).copied().unwrap_or(usize::MAX)
+    }
+}
+
+/// Model rows one explained row costs: the coalitions `method` evaluates for `players`
+/// players, each over every background row.
+pub fn model_rows(method: Method, players: usize, background_rows: usize) -> usize {
+    let coalitions = match method {
+        Method::Exact => 1usize.checked_shl(players as u32).unwrap_or(usize::MAX),
+        Method::Kernel { .. } if players <= 1 => 2,
+        Method::Kernel { samples, .. } => samples.div_ceil(2).saturating_mul(2).saturating_add(2),
+    };
+    coalitions.saturating_mul(background_rows)
 }
 
 /// The attributions of one row: for every feature and output, its share of
@@ -209,6 +335,23 @@ impl Explanation {
     }
 }
 
+impl Explanation {
+    /// The attributions of the players `kept` (ascending), placed among `players` players
+    /// with 0 for the others.
+    fn spread(self, kept: &[usize], players: usize) -> Explanation {
+        let k = self.outputs;
+        let mut values = vec![0.0; players * k];
+        for (i, &p) in kept.iter().enumerate() {
+            values[p * k..(p + 1) * k].copy_from_slice(&self.values[i * k..(i + 1) * k]);
+        }
+        Explanation {
+            features: players,
+            values,
+            ..self
+        }
+    }
+}
+
 /// A model as the methods see it: `rows` rows of features in, `rows × outputs` values out.
 pub type Model<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>, String> + 'a;
 
@@ -220,32 +363,61 @@ pub fn explain(
     chunk_rows: usize,
     model: &mut Model<'_>,
 ) -> Result<Explanation, ExplainError> {
-    let features = background.features();
-    if row.len() != features {
+    let groups = Groups::each(background.features());
+    explain_grouped(row, background, method, &groups, chunk_rows, model)
+}
+
+/// [`explain`] with features gathered into `groups`: one attribution per group.
+pub fn explain_grouped(
+    row: &[f32],
+    background: &Background,
+    method: Method,
+    groups: &Groups,
+    chunk_rows: usize,
+    model: &mut Model<'_>,
+) -> Result<Explanation, ExplainError> {
+    let width = background.features();
+    if row.len() != width {
         return Err(ExplainError::FeatureCount {
-            expected: features,
+            expected: width,
             got: row.len(),
         });
+    }
+    if groups.features() != width {
+        return Err(ExplainError::Groups(format!(
+            "the groups cover {} features; the model has {width}",
+            groups.features()
+        )));
     }
     if row.iter().any(|v| !v.is_finite()) {
         return Err(ExplainError::NotFinite("the row"));
     }
-    let mut values = CoalitionValues::new(row, background, chunk_rows.max(1), model);
-    match method {
-        Method::Exact => {
-            if features > MAX_EXACT_FEATURES {
-                return Err(ExplainError::TooManyForExact { features });
-            }
-            exact::explain(&mut values)
+    let features = groups.len();
+    method.check(features)?;
+    // A player whose features equal the row's in every background row changes no coalition's
+    // value: its attribution is exactly 0, and leaving it out of the coalitions spends the
+    // whole sample budget on the others (as shap's KernelExplainer does; on digits a third of
+    // the pixels are blank in every row).
+    let varying: Vec<usize> = (0..features)
+        .filter(|&g| {
+            (0..width).any(|f| {
+                groups.of(f) == g && (0..background.len()).any(|b| background.row(b)[f] != row[f])
+            })
+        })
+        .collect();
+    let reduced = groups.keeping(&varying);
+    let mut values = CoalitionValues::new(row, background, &reduced, chunk_rows.max(1), model);
+    let explained = if varying.is_empty() {
+        // every background row is the row itself
+        let at_row = values.of(&[Vec::new()])?;
+        values.finish(at_row.clone(), at_row, Vec::new())
+    } else {
+        match method {
+            Method::Exact => exact::explain(&mut values)?,
+            Method::Kernel { samples, seed } => kernel::explain(&mut values, samples, seed)?,
         }
-        Method::Kernel { samples, seed } => {
-            let min = Method::min_samples(features);
-            if !(min..=MAX_SAMPLES).contains(&samples) {
-                return Err(ExplainError::Samples { got: samples, min });
-            }
-            kernel::explain(&mut values, samples, seed)
-        }
-    }
+    };
+    Ok(explained.spread(&varying, features))
 }
 
 /// The value of coalitions: the model's mean output over the background with the
@@ -253,6 +425,7 @@ pub fn explain(
 struct CoalitionValues<'r, 'm> {
     row: &'r [f32],
     background: &'r Background,
+    groups: &'r Groups,
     chunk_rows: usize,
     model: &'r mut Model<'m>,
     outputs: Option<usize>,
@@ -263,12 +436,14 @@ impl<'r, 'm> CoalitionValues<'r, 'm> {
     fn new(
         row: &'r [f32],
         background: &'r Background,
+        groups: &'r Groups,
         chunk_rows: usize,
         model: &'r mut Model<'m>,
     ) -> Self {
         CoalitionValues {
             row,
             background,
+            groups,
             chunk_rows,
             model,
             outputs: None,
@@ -276,13 +451,15 @@ impl<'r, 'm> CoalitionValues<'r, 'm> {
         }
     }
 
+    /// Players: the groups of features.
     fn features(&self) -> usize {
-        self.background.features()
+        self.groups.len()
     }
 
-    /// Mean outputs `[coalitions][outputs]` of `coalitions`, each a membership per feature.
+    /// Mean outputs `[coalitions][outputs]` of `coalitions`, each a membership per player.
     fn of(&mut self, coalitions: &[Vec<bool>]) -> Result<Vec<f64>, ExplainError> {
-        let features = self.features();
+        let features = self.background.features();
+        let of_feature = &self.groups.of_feature;
         let per = self.background.len();
         let total = coalitions.len() * per;
         let mut sums: Vec<f64> = Vec::new();
@@ -294,12 +471,14 @@ impl<'r, 'm> CoalitionValues<'r, 'm> {
             for r in start..end {
                 let (c, b) = (r / per, r % per);
                 let filler = self.background.row(b);
-                batch.extend(
-                    coalitions[c]
-                        .iter()
-                        .zip(self.row.iter().zip(filler))
-                        .map(|(&inside, (&x, &f))| if inside { x } else { f }),
-                );
+                let inside = &coalitions[c];
+                batch.extend(of_feature.iter().zip(self.row.iter().zip(filler)).map(
+                    |(&g, (&x, &f))| match inside.get(g) {
+                        Some(true) => x,
+                        // outside, or no player at all (every feature equals the row's)
+                        _ => f,
+                    },
+                ));
             }
             let rows = end - start;
             let out = (self.model)(&batch, rows).map_err(ExplainError::Model)?;

@@ -204,3 +204,54 @@ fn bad_requests_are_refused_by_name() {
         ExplainError::Model("the plan failed".into())
     );
 }
+
+#[test]
+fn a_group_gets_its_members_share_and_groups_must_partition_the_features() {
+    let (w, x, bg) = linear_case();
+    let groups = Groups::new(&[vec![0, 3], vec![1], vec![2]], 4).unwrap();
+    let mut model = linear(w.clone(), 0.0);
+    let e = explain_grouped(&x, &bg, Method::Exact, &groups, 8, &mut model).unwrap();
+    let single = closed_form(&w, &x, &bg);
+    assert_eq!(e.features(), 3);
+    assert!(
+        (e.value(0, 0) - (single[0] + single[3])).abs() < 1e-5,
+        "{e:?}"
+    );
+    assert!((e.value(1, 0) - single[1]).abs() < 1e-5);
+    assert_eq!(e.model_rows(), 8 * bg.len(), "2^3 coalitions of groups");
+    for bad in [
+        vec![vec![0, 1], vec![2]],
+        vec![vec![0, 1, 2, 3], vec![3]],
+        vec![vec![0, 1, 2, 9]],
+    ] {
+        assert!(
+            matches!(Groups::new(&bad, 4), Err(ExplainError::Groups(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_feature_that_never_differs_from_the_row_gets_zero_and_no_coalitions() {
+    // feature 1 is 2.0 in the row and in every background row
+    let bg = Background::new(vec![0.0, 2.0, 1.0, 5.0, 2.0, -1.0], 3).unwrap();
+    let x = [1.0, 2.0, 3.0];
+    let mut model = |rows: &[f32], n: usize| {
+        Ok((0..n)
+            .map(|r| rows[3 * r] * rows[3 * r + 1] + rows[3 * r + 2])
+            .collect())
+    };
+    let e = explain(&x, &bg, Method::Exact, 8, &mut model).unwrap();
+    assert_eq!(e.value(1, 0), 0.0);
+    assert_eq!(
+        e.model_rows(),
+        4 * bg.len(),
+        "2^2 coalitions of the two that vary"
+    );
+    assert!(e.additivity_error() < 1e-9);
+    // a background that is the row itself: nothing to attribute
+    let same = Background::new(x.to_vec(), 3).unwrap();
+    let e = explain(&x, &same, Method::Exact, 8, &mut model).unwrap();
+    assert!(e.values().iter().all(|v| *v == 0.0) && e.values().len() == 3);
+    assert_eq!(e.base(), e.prediction());
+}

@@ -679,6 +679,7 @@ impl LoadedModel {
             regression_metrics: None,
             training: None,
             generation: None,
+            background: None,
         }
     }
 

@@ -84,6 +84,21 @@ pub struct ModelDescription {
     /// What a text-generation model's files say (its tokenizer and configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<TextDescription>,
+    /// The rows explanations are computed against, when the version carries them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundRecord>,
+}
+
+/// A version's background for explanations: the attachment that holds it (its checksum and
+/// size are in the attachments), how many rows and how they were chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackgroundRecord {
+    /// The attachment, `background.json`.
+    pub file: String,
+    /// Rows held.
+    pub rows: usize,
+    /// How the rows were chosen.
+    pub source: String,
 }
 
 /// A text-generation model as its tokenizer and configuration files describe it.

@@ -7,9 +7,10 @@ pub use parity::{check_parity, ParityError, PARITY_TOLERANCE};
 
 use crate::contract::{Task, INPUT_NAME, OUTPUT_NAME, REGRESSION_OUTPUT_NAME};
 use crate::data::{DataError, Dataset};
+use crate::explain::{BackgroundFile, BACKGROUND_FILE, MAX_BACKGROUND_ROWS};
 use crate::export::{self, ExportError};
 use crate::inference::{argmax_rows, TensorSpec};
-use crate::manifest::{DataRecord, Manifest, ModelDescription, TrainingRecord};
+use crate::manifest::{BackgroundRecord, DataRecord, Manifest, ModelDescription, TrainingRecord};
 use crate::metrics::{Metrics, RegressionMetrics};
 use crate::report::{self, ReportError};
 use crate::store::{Attachment, Store, StoreError, StoreLocation};
@@ -27,6 +28,8 @@ pub struct TrainJob {
     /// Fraction of the remaining rows of each class kept for validation: the per-epoch curves
     /// and early stopping.
     pub validation_split: f64,
+    /// Training rows stored as the background of explanations (a seeded draw; 0 stores none).
+    pub background_rows: usize,
 }
 
 /// What a finished job produced.
@@ -221,6 +224,7 @@ pub async fn train_and_publish(
     };
 
     let onnx = export::to_onnx(&model, names, &data.feature_names)?;
+    let background = background_sample(data, &train_rows, job.background_rows, job.config.seed);
     let parity = check_parity(&onnx, &held_out_x, &answers)?;
 
     let tensor =
@@ -259,6 +263,11 @@ pub async fn train_and_publish(
             export_parity_max_abs_diff: parity,
         }),
         generation: None,
+        background: background.as_ref().map(|b| BackgroundRecord {
+            file: BACKGROUND_FILE.to_string(),
+            rows: b.rows.len(),
+            source: b.source.clone(),
+        }),
     };
     let second_picture = match &metrics {
         TestMetrics::Classifier(m) => (
@@ -293,6 +302,11 @@ pub async fn train_and_publish(
         media_type: "image/png".to_string(),
         bytes,
     });
+    let background = background.map(|b| Attachment {
+        file: BACKGROUND_FILE.to_string(),
+        media_type: "application/json".to_string(),
+        bytes: b.to_json(),
+    });
     let store = job.store.to_string();
     let manifest = Store::open(job.store.clone())
         .publish_with(&job.name, &onnx, description, |claimed| {
@@ -303,7 +317,11 @@ pub async fn train_and_publish(
                 media_type: "text/markdown".to_string(),
                 bytes: report::model_card(&listed, &store).into_bytes(),
             };
-            pictures.into_iter().chain([card]).collect()
+            pictures
+                .into_iter()
+                .chain([card])
+                .chain(background)
+                .collect()
         })
         .await?;
     Ok(TrainOutcome {
@@ -313,6 +331,43 @@ pub async fn train_and_publish(
         samples_per_second,
     })
 }
+
+/// Up to `count` of the training rows, drawn without replacement by a generator seeded from
+/// the job's seed (the same seed, the same background): what explanations fill absent
+/// features from.
+fn background_sample(
+    data: &Dataset,
+    train_rows: &[usize],
+    count: usize,
+    seed: u64,
+) -> Option<BackgroundFile> {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    let count = count.min(train_rows.len()).min(MAX_BACKGROUND_ROWS);
+    if count == 0 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_add(BACKGROUND_SEED_OFFSET));
+    let mut order = train_rows.to_vec();
+    for i in 0..count {
+        // the modulo's bias (n / 2^64) does not matter for a sample of rows
+        let j = i + (rng.next_u64() % (order.len() - i) as u64) as usize;
+        order.swap(i, j);
+    }
+    let rows = order[..count]
+        .iter()
+        .map(|&r| data.row(r).to_vec())
+        .collect();
+    Some(BackgroundFile {
+        source: format!(
+            "{count} of the {} training rows, drawn with the job's seed {seed}",
+            train_rows.len()
+        ),
+        rows,
+    })
+}
+
+/// Added to the job's seed for the background's draw, so that it does not mirror the splits'.
+const BACKGROUND_SEED_OFFSET: u64 = 2;
 
 /// The training and test rows of a job: the same stratified draw for a given seed and
 /// fraction, so that `maas eval` can be pointed at exactly the rows a model was tested on.

@@ -3,6 +3,7 @@
 //! named tensors out), KServe V2, TF Serving and the text-generation protocols (`text`) in submodules, named tensors in JSON in
 //! `named`, and the checks every batch of rows passes before it reaches the model.
 
+pub mod explain;
 pub mod kserve;
 pub mod named;
 #[cfg(feature = "generation")]

@@ -6,7 +6,8 @@ mod plots;
 use std::fmt::Write;
 
 pub use plots::{
-    confusion_png, curves_png, fit_png, CONFUSION_SIZE, CURVES_SIZE, FIT_MAX_TARGETS, FIT_ROW_SIZE,
+    attribution_png, confusion_png, curves_png, fit_png, ATTRIBUTION_BARS, ATTRIBUTION_SIZE,
+    CONFUSION_SIZE, CURVES_SIZE, FIT_MAX_TARGETS, FIT_ROW_SIZE,
 };
 
 use crate::contract::Task;
@@ -160,6 +161,15 @@ fn write_card(out: &mut String, m: &Manifest, store: &str) -> std::fmt::Result {
             out,
             "| chat template | {} |\n",
             if g.chat_template { "yes" } else { "no" }
+        )?;
+    }
+
+    if let Some(b) = &d.background {
+        writeln!(out, "## Explanations\n")?;
+        writeln!(
+            out,
+            "Shapley attributions (`maas explain`, `POST /explain`, `:explain`) are computed against `{}`: {} ({} rows).\n",
+            b.file, b.source, b.rows
         )?;
     }
 

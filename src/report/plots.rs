@@ -383,3 +383,102 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let margin = ((high - low) * 0.05).max(1e-9 * high.abs().max(1.0));
     (low - margin, high + margin)
 }
+
+/// Size of an attribution chart.
+pub const ATTRIBUTION_SIZE: (u32, u32) = (1000, 620);
+/// Bars an attribution chart draws; the rest are summed into one.
+pub const ATTRIBUTION_BARS: usize = 14;
+
+const RAISES_COLOUR: RGBColor = RGBColor(214, 39, 40);
+const LOWERS_COLOUR: RGBColor = RGBColor(31, 119, 180);
+
+/// One explained output of one row as a waterfall: from the background's mean `base` at the
+/// bottom, each feature's attribution as a bar (largest first; red raises the output, blue
+/// lowers it) up to the `prediction` at the top. `named` pairs each feature's label (name and
+/// value) with its attribution.
+pub fn attribution_png(
+    named: &[(String, f64)],
+    base: f64,
+    prediction: f64,
+    title: &str,
+) -> Result<Vec<u8>, ReportError> {
+    let mut order: Vec<usize> = (0..named.len()).collect();
+    order.sort_by(|&a, &b| named[b].1.abs().total_cmp(&named[a].1.abs()));
+    let mut bars: Vec<(String, f64)> = order
+        .iter()
+        .take(ATTRIBUTION_BARS)
+        .map(|&i| named[i].clone())
+        .collect();
+    if order.len() > ATTRIBUTION_BARS {
+        let rest: f64 = order[ATTRIBUTION_BARS..].iter().map(|&i| named[i].1).sum();
+        bars.push((
+            format!("{} other features", order.len() - ATTRIBUTION_BARS),
+            rest,
+        ));
+    }
+    // bottom to top: the smallest bar starts from the base, the largest ends at the prediction
+    bars.reverse();
+    let mut level = base;
+    let mut steps = Vec::with_capacity(bars.len());
+    for (label, value) in &bars {
+        steps.push((label.clone(), level, level + value));
+        level += value;
+    }
+    let (low, high) = span(
+        steps
+            .iter()
+            .flat_map(|(_, a, b)| [*a, *b])
+            .chain([base, prediction]),
+    );
+    let rows = steps.len().max(1) as i32;
+    render(ATTRIBUTION_SIZE, |root| {
+        root.fill(&WHITE)?;
+        let root = root.titled(title, (FAMILY, 20))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(260)
+            .build_cartesian_2d(low..high, (0..rows).into_segmented())?;
+        let labels: Vec<String> = steps.iter().map(|(l, _, _)| l.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .y_labels(rows as usize)
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| labels.get(i).cloned())
+                    .unwrap_or_default(),
+                SegmentValue::Last => String::new(),
+            })
+            .x_desc(format!(
+                "output: base {base:.4} → prediction {prediction:.4}"
+            ))
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .draw()?;
+        chart.draw_series(steps.iter().enumerate().map(|(i, (_, from, to))| {
+            let colour = if to >= from {
+                RAISES_COLOUR
+            } else {
+                LOWERS_COLOUR
+            };
+            let i = i as i32;
+            Rectangle::new(
+                [
+                    (from.min(*to), SegmentValue::Exact(i)),
+                    (from.max(*to), SegmentValue::Exact(i + 1)),
+                ],
+                colour.filled(),
+            )
+        }))?;
+        for x in [base, prediction] {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, SegmentValue::Exact(0)), (x, SegmentValue::Last)],
+                BLACK.mix(0.4).stroke_width(1),
+            )))?;
+        }
+        Ok(())
+    })
+}

@@ -74,6 +74,20 @@ pub fn parse_json<T: DeserializeOwned + RequestExample>(bytes: &[u8]) -> Result<
     })
 }
 
+/// A JSON body kept as bytes (Content-Type and size checked), for a handler that parses it
+/// by what the path asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_content_type(request.headers(), false)?;
+        read_limited(request, state).await.map(JsonBytes)
+    }
+}
+
 /// A KServe V2 inference body: JSON, or with the binary tensor data extension a JSON header of
 /// `header_length` bytes followed by raw tensor bytes.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::body::{parse_json, InferBody, JsonBody};
+use super::body::{parse_json, InferBody, JsonBody, JsonBytes};
 use super::error::ApiError;
 use super::metrics::PredictionMetrics;
 use super::state::ServedModel;
@@ -46,10 +46,17 @@ impl FromRequestParts<AppState> for CurrentModel {
     }
 }
 
-/// The model a TF Serving `:predict` path names, after its verb was checked.
-pub struct TfPredictModel(Arc<ServedModel>);
+/// What a POST on TF Serving's paths asks for: `:predict`, or KServe V1's `:explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TfVerb {
+    Predict,
+    Explain,
+}
 
-impl FromRequestParts<AppState> for TfPredictModel {
+/// The model a TF Serving (or KServe V1) POST path names, after its verb was checked.
+pub struct TfPostModel(Arc<ServedModel>, TfVerb);
+
+impl FromRequestParts<AppState> for TfPostModel {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -58,11 +65,12 @@ impl FromRequestParts<AppState> for TfPredictModel {
                 .await
                 .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
         let (name, version, verb) = parse_tf_path(&rest)?;
-        match verb.as_deref() {
-            Some("predict") => {}
+        let verb = match verb.as_deref() {
+            Some("predict") => TfVerb::Predict,
+            Some("explain") => TfVerb::Explain,
             Some(other) => {
                 return Err(ApiError::not_found(format!(
-                    "':{other}' is not supported; maas answers ':predict'"
+                    "':{other}' is not supported; maas answers ':predict' and ':explain'"
                 )))
             }
             None => {
@@ -71,8 +79,8 @@ impl FromRequestParts<AppState> for TfPredictModel {
                     format!("POST needs a verb: /v1/models/{rest}:predict"),
                 ))
             }
-        }
-        served(state, Some(&name), version.as_deref()).map(TfPredictModel)
+        };
+        served(state, Some(&name), version.as_deref()).map(|m| TfPostModel(m, verb))
     }
 }
 
@@ -327,12 +335,31 @@ fn parse_tf_path(rest: &str) -> Result<(String, Option<String>, Option<String>),
     }
 }
 
-/// `POST /v1/models/{name}[/versions/{version}]:predict`: TF Serving's row or columnar format.
-pub async fn tf_predict(
+/// `POST /v1/models/{name}[/versions/{version}]:predict` (TF Serving's row or columnar
+/// format) and `:explain` (KServe V1's explanation).
+pub async fn tf_post(
     State(state): State<AppState>,
-    TfPredictModel(current): TfPredictModel,
+    TfPostModel(current, verb): TfPostModel,
     request_id: Option<Extension<RequestId>>,
-    JsonBody(request): JsonBody<tfserving::PredictRequest>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, ApiError> {
+    match verb {
+        TfVerb::Predict => {
+            let request = parse_json(&body)?;
+            tf_predict(state, current, request_id, request)
+                .await
+                .map(IntoResponse::into_response)
+        }
+        TfVerb::Explain => super::explain::v1_explain(state, current, &body).await,
+    }
+}
+
+/// `:predict`: TF Serving's row or columnar format.
+async fn tf_predict(
+    state: AppState,
+    current: Arc<ServedModel>,
+    request_id: Option<Extension<RequestId>>,
+    request: tfserving::PredictRequest,
 ) -> Result<Json<tfserving::PredictResponse>, ApiError> {
     let started = Instant::now();
     let (format, tensors) =

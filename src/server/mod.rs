@@ -15,6 +15,7 @@
 pub mod admission;
 mod body;
 pub mod error;
+pub(crate) mod explain;
 #[cfg(feature = "generation")]
 pub(crate) mod generation;
 #[cfg(not(feature = "generation"))]

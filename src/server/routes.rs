@@ -5,7 +5,7 @@
 use axum::routing::{get, post, MethodRouter};
 
 use super::AppState;
-use super::{generation, handlers};
+use super::{explain, generation, handlers};
 
 /// One route of the HTTP API.
 #[derive(Clone, Copy)]
@@ -60,6 +60,13 @@ pub static ROUTES: &[Route] = &[
         pattern: "/predict",
         description: "native: rows `{\"inputs\": [[...], ...]}` or named inputs `{\"inputs\": {\"name\": [...]}}` → labelled probabilities, regression values or named outputs (the `maas predict` JSON)",
         handler: || post(handlers::native_predict),
+    },
+    Route {
+        method: "POST",
+        path: "/explain",
+        pattern: "/explain",
+        description: "native explanation: rows `{\"inputs\": [[...]]}` and `method` (`exact`, `kernel`), `samples`, `seed`, `outputs` (labels or `\"predicted\"`), `groups` → per row `attributions` `[features][outputs]`, `base_value`, `prediction`, `additivity_error`",
+        handler: || post(explain::native_explain),
     },
     Route {
         method: "GET",
@@ -126,17 +133,45 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/v2/models/{name}/explain",
+        pattern: "/v2/models/{name}/explain",
+        description: "explanation of a V2 request's rows (`parameters`: `method`, `samples`, `seed`, `outputs`, `groups`) → `attributions` FP64 `[rows, features, outputs]`, `base_value`, `prediction`, `output_index`; `parameters` echo the method, background rows and additivity error",
+        handler: || post(explain::v2_explain),
+    },
+    Route {
+        method: "POST",
+        path: "/v2/models/{name}/versions/{version}/explain",
+        pattern: "/v2/models/{name}/versions/{version}/explain",
+        description: "the same for one version",
+        handler: || post(explain::v2_explain),
+    },
+    Route {
+        method: "POST",
         path: "/v1/models/{name}:predict",
         pattern: TF_PATTERN,
         description: "TF Serving: `instances` (rows, or row objects keyed by input name) → `predictions`; `inputs` (a batch, or a dict of inputs) → `outputs`",
-        handler: || post(handlers::tf_predict),
+        handler: || post(handlers::tf_post),
     },
     Route {
         method: "POST",
         path: "/v1/models/{name}/versions/{version}:predict",
         pattern: TF_PATTERN,
         description: "the same for one version",
-        handler: || post(handlers::tf_predict),
+        handler: || post(handlers::tf_post),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/{name}:explain",
+        pattern: TF_PATTERN,
+        description: "KServe V1 explanation: `instances` (rows) and `method`, `samples`, `seed`, `outputs`, `groups` → `predictions` and `explanations` (Shapley attributions per feature and output against the model's background)",
+        handler: || post(handlers::tf_post),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/models/{name}/versions/{version}:explain",
+        pattern: TF_PATTERN,
+        description: "the same for one version",
+        handler: || post(handlers::tf_post),
     },
     Route {
         method: "GET",
@@ -248,6 +283,6 @@ mod tests {
                 assert!(route.path.starts_with("/v1/models/"), "{route:?}");
             }
         }
-        assert_eq!(ROUTES.len(), 24);
+        assert_eq!(ROUTES.len(), 29);
     }
 }

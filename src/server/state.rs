@@ -41,7 +41,14 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Most tokens one text generation may produce (`MAAS_MAX_TOKENS`, default 1024).
     pub max_tokens: usize,
+    /// Most model rows one explanation request may evaluate (`MAAS_MAX_EXPLAIN_ROWS`): rows
+    /// explained × coalitions × background rows.
+    pub max_explain_rows: usize,
 }
+
+/// The default of [`ServerConfig::max_explain_rows`]: a KernelSHAP explanation of a 64-feature
+/// row against 50 background rows costs about 110 000.
+pub const DEFAULT_MAX_EXPLAIN_ROWS: usize = 2_000_000;
 
 /// Lambda's synchronous invocation payload limit.
 pub const LAMBDA_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -61,6 +68,7 @@ impl Default for ServerConfig {
             request_timeout: Some(Duration::from_secs(30)),
             drain_timeout: Duration::from_secs(30),
             max_tokens: 1024,
+            max_explain_rows: DEFAULT_MAX_EXPLAIN_ROWS,
         }
     }
 }
@@ -88,8 +96,8 @@ impl ServerConfig {
 
     /// Reads `MAAS_MAX_ROWS`, `MAAS_MAX_BODY_BYTES`, `MAAS_REFRESH_SECONDS`, `MAAS_EMF`,
     /// `MAAS_INFERENCE_THREADS`, `MAAS_MAX_CONCURRENCY`, `MAAS_ADMISSION_WAIT_MS`,
-    /// `MAAS_REQUEST_TIMEOUT_MS` (0: none), `MAAS_DRAIN_TIMEOUT_SECONDS` and `MAAS_MAX_TOKENS`
-    /// over the defaults.
+    /// `MAAS_REQUEST_TIMEOUT_MS` (0: none), `MAAS_DRAIN_TIMEOUT_SECONDS`, `MAAS_MAX_TOKENS`
+    /// and `MAAS_MAX_EXPLAIN_ROWS` over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -115,6 +123,9 @@ impl ServerConfig {
         }
         if let Some(n) = positive("MAAS_MAX_TOKENS")? {
             config.max_tokens = n.min(1 << 20) as usize;
+        }
+        if let Some(n) = positive("MAAS_MAX_EXPLAIN_ROWS")? {
+            config.max_explain_rows = n.min(usize::MAX as u64) as usize;
         }
         if let Some(n) = positive("MAAS_MAX_BODY_BYTES")? {
             config.max_body_bytes = n as usize;

@@ -241,6 +241,7 @@ pub fn bare_description(labels: &[&str]) -> maas::manifest::ModelDescription {
         regression_metrics: None,
         training: None,
         generation: None,
+        background: None,
     }
 }
 

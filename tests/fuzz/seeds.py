@@ -14,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # against the table, in order), bits 5-6 a content type, bit 7 swaps GET and POST
 ROUTES = [
     ("POST", "/predict"),
+    ("POST", "/explain"),
     ("GET", "/v2/health/live"),
     ("GET", "/v2/health/ready"),
     ("GET", "/v2"),
@@ -23,8 +24,12 @@ ROUTES = [
     ("GET", "/v2/models/digits/versions/1/ready"),
     ("POST", "/v2/models/digits/infer"),
     ("POST", "/v2/models/digits/versions/1/infer"),
+    ("POST", "/v2/models/digits/explain"),
+    ("POST", "/v2/models/digits/versions/1/explain"),
     ("POST", "/v1/models/digits:predict"),
     ("POST", "/v1/models/digits/versions/1:predict"),
+    ("POST", "/v1/models/digits:explain"),
+    ("POST", "/v1/models/digits/versions/1:explain"),
     ("GET", "/v1/models/digits"),
     ("GET", "/v1/models/digits/versions/1"),
     ("POST", "/openai/v1/completions"),

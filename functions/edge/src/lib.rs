@@ -155,14 +155,14 @@ fn install(name: &str, result: Result<ServedModel, String>) -> bool {
     })
 }
 
-/// Loads a model: the manifest's JSON (or none, length 0) and the model's bytes, whose sha256
-/// must be the manifest's. The model's buffer is taken (no second copy of the weights); the
+/// Loads a model: the manifest's JSON (or none, length 0), the model's bytes, whose sha256
+/// must be the manifest's, and the background file the manifest lists (or none, length 0). The model's buffer is taken (no second copy of the weights); the
 /// host frees the other two. A model already loaded keeps answering when this one fails (a
 /// refresh); without one, requests are told why. 0 on success; otherwise the reason is in
 /// [`maas_last_error`].
 ///
 /// # Safety
-/// The three buffers were written by the host into memory from [`maas_alloc`].
+/// The four buffers were written by the host into memory from [`maas_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn maas_load(
     manifest_ptr: *const u8,
@@ -171,6 +171,8 @@ pub unsafe extern "C" fn maas_load(
     model_len: usize,
     name_ptr: *const u8,
     name_len: usize,
+    background_ptr: *const u8,
+    background_len: usize,
 ) -> u32 {
     // SAFETY: the host wrote the manifest's bytes and keeps them alive for the call
     let manifest = unsafe { std::slice::from_raw_parts(manifest_ptr, manifest_len) };
@@ -178,13 +180,20 @@ pub unsafe extern "C" fn maas_load(
     let model = unsafe { owned(model_ptr, model_len) };
     // SAFETY: as for the manifest
     let name = unsafe { text(name_ptr, name_len) };
+    // SAFETY: as for the manifest
+    let background = unsafe { std::slice::from_raw_parts(background_ptr, background_len) };
     let started = Instant::now();
-    let loaded = maas::loader::from_bytes((!manifest.is_empty()).then_some(manifest), model, &name)
-        .map(|mut served| {
-            served.load_time = started.elapsed();
-            served
-        })
-        .map_err(|e| e.to_string());
+    let loaded = maas::loader::from_bytes(
+        (!manifest.is_empty()).then_some(manifest),
+        model,
+        (!background.is_empty()).then_some(background),
+        &name,
+    )
+    .map(|mut served| {
+        served.load_time = started.elapsed();
+        served
+    })
+    .map_err(|e| e.to_string());
     if let Err(reason) = &loaded {
         remember_error(reason.clone());
     }

@@ -1,9 +1,10 @@
-//! The `maas` command line: adapts the library's jobs (train, eval, predict, generate, publish,
+//! The `maas` command line: adapts the library's jobs (train, eval, predict, explain, generate, publish,
 //! models, serve, datagen) to flags, progress bars, tables and exit codes. One file per command.
 
 mod batch;
 mod datagen;
 mod eval;
+mod explain;
 mod generate;
 mod model_flags;
 mod models;
@@ -36,6 +37,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Predict with a published model (or a bare .onnx file) on JSON or CSV rows.
     Predict(predict::PredictArgs),
+    /// Explain a published model's predictions: Shapley attributions of each feature against
+    /// the background stored beside it (exact for few features, KernelSHAP beyond).
+    Explain(explain::ExplainArgs),
     /// Generate text with a decoder-only model (a Hugging Face optimum export), printed as it
     /// comes.
     Generate(generate::GenerateArgs),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             Command::Train(args) => train::run(args).await,
             Command::Eval(args) => eval::run(args).await,
             Command::Predict(args) => predict::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Publish(args) => publish::run(args).await,

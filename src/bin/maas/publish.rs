@@ -7,9 +7,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::contract::Task;
+use maas::explain::{BackgroundFile, BACKGROUND_FILE};
 use maas::inference::LoadedModel;
-use maas::manifest::ModelDescription;
-use maas::store::StoreLocation;
+use maas::manifest::BackgroundRecord;
+use maas::store::{Attachment, StoreLocation};
 
 use crate::progress::open_store;
 
@@ -40,6 +41,10 @@ pub struct PublishArgs {
     /// `probabilities`/`predictions`).
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
+    /// Rows explanations fill absent features from (`maas explain`, the explain routes): CSV
+    /// or JSON lines of the model's features, a few dozen representative rows (at most 100).
+    #[arg(long, value_name = "FILE", conflicts_with = "hf_dir")]
+    pub background: Option<PathBuf>,
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
@@ -50,9 +55,27 @@ pub async fn run(args: PublishArgs) -> Result<()> {
                 .await?
         }
         (Some(onnx), None) => {
-            let (bytes, description) = onnx_file(onnx, &args)?;
+            let (bytes, model) = onnx_file(onnx, &args)?;
+            let mut description = model.description();
+            let background = match &args.background {
+                Some(path) => Some(background_file(path, &model)?),
+                None => None,
+            };
+            description.background = background.as_ref().map(|b| BackgroundRecord {
+                file: BACKGROUND_FILE.to_string(),
+                rows: b.rows.len(),
+                source: b.source.clone(),
+            });
+            let attachments: Vec<Attachment> = background
+                .map(|b| Attachment {
+                    file: BACKGROUND_FILE.to_string(),
+                    media_type: "application/json".to_string(),
+                    bytes: b.to_json(),
+                })
+                .into_iter()
+                .collect();
             open_store(location.clone())
-                .publish(&args.name, &bytes, description)
+                .publish_with(&args.name, &bytes, description, |_| attachments)
                 .await?
         }
         (None, None) => bail!("name the model: --onnx FILE or --hf-dir DIR"),
@@ -80,8 +103,30 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     Ok(())
 }
 
-/// A bare ONNX file, described from its graph and the flags.
-fn onnx_file(onnx: &Path, args: &PublishArgs) -> Result<(Vec<u8>, ModelDescription)> {
+/// `--background`: rows of the model's features, checked against it.
+fn background_file(path: &Path, model: &LoadedModel) -> Result<BackgroundFile> {
+    let Some(features) = model.n_features() else {
+        bail!(
+            "--background needs a model with one [batch, features] float32 input; this one takes {}",
+            model.inputs().iter().map(|i| format!("'{}' {} {:?}", i.name, i.dtype, i.shape)).collect::<Vec<_>>().join(", ")
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the background {}", path.display()))?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().to_string(),
+    );
+    Ok(BackgroundFile::from_rows_text(
+        &text,
+        &name,
+        features,
+        model.feature_names(),
+    )?)
+}
+
+/// A bare ONNX file, loaded and described by its graph and the flags.
+fn onnx_file(onnx: &Path, args: &PublishArgs) -> Result<(Vec<u8>, LoadedModel)> {
     let bytes = std::fs::read(onnx).with_context(|| format!("cannot read {}", onnx.display()))?;
     let mut model = LoadedModel::from_bytes(&bytes)
         .with_context(|| format!("{} cannot be served", onnx.display()))?;
@@ -97,5 +142,5 @@ fn onnx_file(onnx: &Path, args: &PublishArgs) -> Result<(Vec<u8>, ModelDescripti
             "note: tract types this graph only with concrete input shapes, so it is served with a plan per shape, made on first use (the last 8 kept): {reason}"
         );
     }
-    Ok((bytes, model.description()))
+    Ok((bytes, model))
 }

@@ -77,6 +77,11 @@ pub struct TrainArgs {
     /// wider layers or larger batches.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: u16,
+    /// Training rows stored beside the model as the background of explanations (`maas
+    /// explain`, the explain routes), drawn with the seed; at most 100, 0 stores none. Each
+    /// row costs one model row per coalition an explanation evaluates.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=100))]
+    pub background_rows: u16,
 }
 
 pub async fn run(args: TrainArgs) -> Result<()> {
@@ -114,6 +119,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         },
         test_split: args.test_split,
         validation_split: args.validation_split,
+        background_rows: args.background_rows.into(),
     };
     let d = &job.data;
     println!(
