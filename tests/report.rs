@@ -70,7 +70,8 @@ fn the_report_files_are_published_beside_the_model_and_listed_in_the_manifest() 
         [
             ("curves.png", "image/png"),
             ("confusion.png", "image/png"),
-            ("report.md", "text/markdown")
+            ("report.md", "text/markdown"),
+            ("background.json", "application/json")
         ]
     );
     for attachment in manifest["attachments"].as_array().unwrap() {

@@ -120,7 +120,8 @@ fn registry_on_s3_with_data_from_s3() {
         serde_json::from_slice(&moto.get("mlstore", "models/digits/versions/1/manifest.json"))
             .unwrap();
     let attachments = manifest["attachments"].as_array().unwrap();
-    assert_eq!(attachments.len(), 3, "{manifest}");
+    // the report (three files) and the background of explanations
+    assert_eq!(attachments.len(), 4, "{manifest}");
     for listed in attachments {
         let file = listed["file"].as_str().unwrap();
         let bytes = moto.get("mlstore", &format!("models/digits/versions/1/{file}"));

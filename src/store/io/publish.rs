@@ -78,6 +78,19 @@ impl Store {
             objects::put(&self.at(&key), &attachment.bytes).await?;
             manifest.attachments.push(attachment.listing());
         }
+        // a description copied from another version may name a background this one was not
+        // published with: the manifest lists only what the version holds
+        let attached = |file: &str| manifest.attachments.iter().any(|a| a.file == file);
+        if let Some(file) = manifest
+            .description
+            .background
+            .as_ref()
+            .map(|b| b.file.clone())
+        {
+            if !attached(&file) {
+                manifest.description.background = None;
+            }
+        }
         let key = Self::version_key(name, version, MANIFEST_FILE);
         let manifest_json =
             serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::BadDocument {
