@@ -225,8 +225,37 @@ fn route_requests() -> Vec<Call> {
         (
             "POST",
             "/predict".into(),
-            json_type,
+            json_type.clone(),
             b"{\"inputs\": [[1, 2]]}".to_vec(),
+        ),
+        // explanations: KernelSHAP in the isolate against the version's background (refused
+        // alike where the version has none)
+        (
+            "POST",
+            "/explain".into(),
+            json_type.clone(),
+            json!({"inputs": &rows[..2], "samples": 200, "seed": 5, "outputs": "predicted"})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "POST",
+            "/v1/models/digits:explain".into(),
+            json_type.clone(),
+            json!({"instances": &rows[..1], "samples": 200, "seed": 6, "outputs": ["3"]})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "POST",
+            "/v2/models/digits/explain".into(),
+            json_type,
+            json!({
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": rows[4]}],
+                "parameters": {"method": "kernel", "samples": 200, "seed": 7}
+            })
+            .to_string()
+            .into_bytes(),
         ),
     ]
 }
@@ -309,9 +338,22 @@ fn the_edge_worker_answers_like_maas_serve_and_follows_its_store() {
     let source = dir.join("store");
     let source_text = source.to_str().expect("utf-8 path");
     let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("onnx");
-    for file in ["digits.onnx", "digits_sklearn_logreg.onnx", "digits.onnx"] {
+    // version 1 with a background for explanations (JSON lines of digits rows); version 2,
+    // without one, must refuse them as maas serve does
+    let background = dir.join("background.jsonl");
+    let lines: Vec<String> = digits_rows(20)
+        .iter()
+        .map(|r| json!(r).to_string())
+        .collect();
+    std::fs::write(&background, lines.join("\n")).expect("background file");
+    let with_background = ["--background", background.to_str().unwrap()];
+    for (file, extra) in [
+        ("digits.onnx", &with_background[..]),
+        ("digits_sklearn_logreg.onnx", &[][..]),
+        ("digits.onnx", &[][..]),
+    ] {
         let file = onnx.join(file);
-        maas_ok(&[
+        let mut args = vec![
             "publish",
             "--onnx",
             file.to_str().unwrap(),
@@ -319,7 +361,9 @@ fn the_edge_worker_answers_like_maas_serve_and_follows_its_store() {
             source_text,
             "--name",
             "digits",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        maas_ok(&args);
     }
     let promote = |version: u64| {
         let reference = format!("{source_text}/digits@{version}");

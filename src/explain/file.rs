@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Background, ExplainError};
+use crate::manifest::BackgroundRecord;
 use crate::protocol::Batch;
+use crate::store::Attachment;
 
 /// The attachment that holds a version's background.
 pub const BACKGROUND_FILE: &str = "background.json";
@@ -118,5 +120,23 @@ impl BackgroundFile {
     pub fn to_json(&self) -> Vec<u8> {
         // rows of finite numbers and a string always serialise
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The manifest's record of this background.
+    pub fn record(&self) -> BackgroundRecord {
+        BackgroundRecord {
+            file: BACKGROUND_FILE.to_string(),
+            rows: self.rows.len(),
+            source: self.source.clone(),
+        }
+    }
+
+    /// The attachment a version publishes it as.
+    pub fn attachment(&self) -> Attachment {
+        Attachment {
+            file: BACKGROUND_FILE.to_string(),
+            media_type: "application/json".to_string(),
+            bytes: self.to_json(),
+        }
     }
 }

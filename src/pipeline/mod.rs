@@ -7,10 +7,10 @@ pub use parity::{check_parity, ParityError, PARITY_TOLERANCE};
 
 use crate::contract::{Task, INPUT_NAME, OUTPUT_NAME, REGRESSION_OUTPUT_NAME};
 use crate::data::{DataError, Dataset};
-use crate::explain::{BackgroundFile, BACKGROUND_FILE, MAX_BACKGROUND_ROWS};
+use crate::explain::{BackgroundFile, MAX_BACKGROUND_ROWS};
 use crate::export::{self, ExportError};
 use crate::inference::{argmax_rows, TensorSpec};
-use crate::manifest::{BackgroundRecord, DataRecord, Manifest, ModelDescription, TrainingRecord};
+use crate::manifest::{DataRecord, Manifest, ModelDescription, TrainingRecord};
 use crate::metrics::{Metrics, RegressionMetrics};
 use crate::report::{self, ReportError};
 use crate::store::{Attachment, Store, StoreError, StoreLocation};
@@ -263,11 +263,7 @@ pub async fn train_and_publish(
             export_parity_max_abs_diff: parity,
         }),
         generation: None,
-        background: background.as_ref().map(|b| BackgroundRecord {
-            file: BACKGROUND_FILE.to_string(),
-            rows: b.rows.len(),
-            source: b.source.clone(),
-        }),
+        background: background.as_ref().map(BackgroundFile::record),
     };
     let second_picture = match &metrics {
         TestMetrics::Classifier(m) => (
@@ -302,11 +298,7 @@ pub async fn train_and_publish(
         media_type: "image/png".to_string(),
         bytes,
     });
-    let background = background.map(|b| Attachment {
-        file: BACKGROUND_FILE.to_string(),
-        media_type: "application/json".to_string(),
-        bytes: b.to_json(),
-    });
+    let background = background.map(|b| b.attachment());
     let store = job.store.to_string();
     let manifest = Store::open(job.store.clone())
         .publish_with(&job.name, &onnx, description, |claimed| {

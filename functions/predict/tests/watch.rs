@@ -66,7 +66,8 @@ fn invoke(port: u16, event: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON from invoke")
 }
 
-fn start_watch(store: &Path, model: &str) -> Watch {
+/// `cargo lambda watch` of the function on `store`'s `model`, with more environment variables.
+fn start_watch(store: &Path, model: &str, env: &[(&str, &str)]) -> Watch {
     let port = free_port();
     // from the workspace root: the release profile the tests use, not the size-optimised
     // Lambda package profile that functions/predict/.cargo/config.toml sets for
@@ -101,6 +102,10 @@ fn start_watch(store: &Path, model: &str) -> Watch {
             "--env-var",
             &format!("MAAS_MODEL={}/{model}", store.display()),
         ])
+        .args(
+            env.iter()
+                .flat_map(|(name, value)| ["--env-var".to_string(), format!("{name}={value}")]),
+        )
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -130,7 +135,7 @@ fn wait_ready(base: &str) -> String {
 #[tokio::test]
 async fn the_function_answers_under_cargo_lambda_watch() {
     let store = common::digits_store().await;
-    let watch = start_watch(&store, "digits");
+    let watch = start_watch(&store, "digits", &[]);
     let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
 
     // The first request starts the function (cargo run of the already built binary).
@@ -244,7 +249,7 @@ async fn the_function_answers_under_cargo_lambda_watch() {
 #[tokio::test]
 async fn a_text_model_answers_direct_invocations_and_function_url_chat_under_cargo_lambda_watch() {
     let store = common::llama_store().await;
-    let watch = start_watch(&store, "llama");
+    let watch = start_watch(&store, "llama", &[]);
     let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
     wait_ready(&base);
     // the router in-process (what `maas serve` runs) is the reference
@@ -302,4 +307,56 @@ async fn maas_answer(app: &axum::Router, path: &str, payload: &Value) -> Value {
     let response = app.clone().oneshot(request).await.unwrap();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn explanations_answer_through_the_function_url_as_in_process_and_bounded_by_the_limit() {
+    let store = common::digits_store_with_background().await;
+    // a limit of 20,000 model rows: one row at 402 coalitions × 40 background rows (16,080)
+    // passes, two rows do not
+    let watch = start_watch(&store, "digits", &[("MAAS_MAX_EXPLAIN_ROWS", "20000")]);
+    let base = format!("http://127.0.0.1:{}/lambda-url/predict", watch.port);
+    wait_ready(&base);
+    let app = common::app_over(&store).await;
+    let row: Vec<f64> = (0..64).map(|i| f64::from((i * 7) % 17)).collect();
+    let fields =
+        serde_json::json!({"method": "kernel", "samples": 400, "seed": 9, "outputs": "predicted"});
+    let mut native = fields.clone();
+    native["inputs"] = serde_json::json!([row]);
+    let mut v1 = fields.clone();
+    v1["instances"] = serde_json::json!([row]);
+    let v2 = serde_json::json!({
+        "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": row}],
+        "parameters": fields,
+    });
+    for (path, payload) in [
+        ("/explain", &native),
+        ("/v1/models/digits:explain", &v1),
+        ("/v2/models/digits/explain", &v2),
+    ] {
+        let reference = maas_answer(&app, path, payload).await;
+        let out = curl_post(&format!("{base}{path}"), &["-d", &payload.to_string()], &[]);
+        let answer: Value =
+            serde_json::from_slice(&out.stdout).expect("JSON from the function URL");
+        assert_eq!(answer, reference, "{path}");
+        let has_attributions = answer["explanations"][0]["attributions"].is_array()
+            || answer["outputs"][0]["name"] == "attributions";
+        assert!(has_attributions, "{path}: {answer}");
+    }
+    let parameters = &maas_answer(&app, "/v2/models/digits/explain", &v2).await["parameters"];
+    assert_eq!(parameters["background_rows"], 40, "{parameters}");
+    let model_rows = parameters["model_rows"].as_u64().unwrap();
+    assert!((1..=20_000).contains(&model_rows), "{parameters}");
+
+    // two rows cost 32,160 model rows: refused before any is evaluated, in each route's shape
+    native["inputs"] = serde_json::json!([row, row]);
+    let out = curl_post(
+        &format!("{base}/explain"),
+        &["-d", &native.to_string()],
+        &["-w", "\n%{http_code}"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n413"), "{text}");
+    assert!(text.contains("MAAS_MAX_EXPLAIN_ROWS"), "{text}");
+    drop(watch);
 }

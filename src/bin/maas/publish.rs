@@ -7,9 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use maas::contract::Task;
-use maas::explain::{BackgroundFile, BACKGROUND_FILE};
+use maas::explain::BackgroundFile;
 use maas::inference::LoadedModel;
-use maas::manifest::BackgroundRecord;
 use maas::store::{Attachment, StoreLocation};
 
 use crate::progress::open_store;
@@ -61,19 +60,9 @@ pub async fn run(args: PublishArgs) -> Result<()> {
                 Some(path) => Some(background_file(path, &model)?),
                 None => None,
             };
-            description.background = background.as_ref().map(|b| BackgroundRecord {
-                file: BACKGROUND_FILE.to_string(),
-                rows: b.rows.len(),
-                source: b.source.clone(),
-            });
-            let attachments: Vec<Attachment> = background
-                .map(|b| Attachment {
-                    file: BACKGROUND_FILE.to_string(),
-                    media_type: "application/json".to_string(),
-                    bytes: b.to_json(),
-                })
-                .into_iter()
-                .collect();
+            description.background = background.as_ref().map(BackgroundFile::record);
+            let attachments: Vec<Attachment> =
+                background.map(|b| b.attachment()).into_iter().collect();
             open_store(location.clone())
                 .publish_with(&args.name, &bytes, description, |_| attachments)
                 .await?

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use maas::explain::BackgroundFile;
 use maas::inference::LoadedModel;
 
 use maas::server::{router, state::ModelHandle, state::ServerConfig};
@@ -27,12 +28,47 @@ pub async fn digits_store() -> PathBuf {
     dir
 }
 
-/// The router over a fresh store's `digits`.
-pub async fn app() -> axum::Router {
-    let dir = digits_store().await;
+/// A new folder store holding `onnx/digits.onnx` as `digits` version 1 with a background of
+/// the first 40 rows of `tests/data/digits.csv` (as `maas publish --background` stores one).
+pub async fn digits_store_with_background() -> PathBuf {
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/digits.onnx");
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/digits.csv");
+    let bytes = std::fs::read(onnx).unwrap();
+    let model = LoadedModel::from_bytes(&bytes).unwrap();
+    // JSON lines of the 64 pixels, the label column left out
+    let lines: Vec<String> = std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(40)
+        .map(|line| format!("[{}]", line.split_once(',').unwrap().1))
+        .collect();
+    let background =
+        BackgroundFile::from_rows_text(&lines.join("\n"), "background.jsonl", 64, &[]).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("function-store-background-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut description = model.description();
+    description.background = Some(background.record());
+    Store::open(StoreLocation::Folder(dir.clone()))
+        .publish_with("digits", &bytes, description, |_| {
+            vec![background.attachment()]
+        })
+        .await
+        .unwrap();
+    dir
+}
+
+/// The router over a store's `digits`.
+pub async fn app_over(dir: &Path) -> axum::Router {
     let handle =
         ModelHandle::load(format!("{}/digits", dir.display()).parse().unwrap(), None).await;
     router(handle, ServerConfig::default())
+}
+
+/// The router over a fresh store's `digits`.
+pub async fn app() -> axum::Router {
+    app_over(&digits_store().await).await
 }
 
 /// A new folder store holding the committed Llama fixture (`onnx/decoders/llama`, an optimum
