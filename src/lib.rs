@@ -57,6 +57,7 @@ pub(crate) mod features;
 pub mod generation;
 #[cfg(feature = "serve")]
 pub mod grpc;
+pub mod image;
 pub mod inference;
 pub mod loader;
 #[cfg(feature = "lambda-logging")]

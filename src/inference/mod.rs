@@ -34,6 +34,23 @@ pub fn set_threads(threads: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Lets glibc keep freed buffers for reuse instead of returning each to the kernel, for work
+/// that allocates the same large buffers over and over: training steps (gradients as large as
+/// the weights) and explanations (tract's intermediate tensors for each chunk of coalitions).
+///
+/// Such buffers are above glibc's adaptive mmap threshold, so each was a fresh mmap, page
+/// faults and munmap (BENCHMARKS.md: training and explanation throughput). Process-wide, and
+/// it only raises two limits (mmap at most 32 MiB, glibc's ceiling; trim at 512 MiB): the
+/// one-shot commands call it, not the long-lived servers, which keep memory returned.
+pub fn keep_freed_buffers() {
+    #[cfg(all(feature = "native", target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; both values are within glibc's range.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
 /// tract's matrix products on a rayon pool of `threads` threads.
 #[cfg(feature = "native")]
 fn multithread(threads: usize) -> Result<(), String> {

@@ -100,13 +100,19 @@ pub async fn run(args: ExplainArgs) -> Result<()> {
             model.n_classes()
         );
     }
+    // the limits and threads `maas serve` would use (MAAS_MAX_ROWS chunks the coalitions)
+    let config = maas::server::state::ServerConfig::from_env()?;
+    if let Err(e) = maas::inference::set_threads(config.inference_threads) {
+        tracing::warn!("{e}; inference runs on one thread");
+    }
+    maas::inference::keep_freed_buffers();
     let rows = explain::explain_rows(
         model,
         background,
         &batch.values,
         batch.rows,
         &settings,
-        maas::server::state::ServerConfig::default().max_rows,
+        config.max_rows,
     )?;
     let answer = wire::native_response(
         model,
