@@ -13,7 +13,7 @@ use base64::Engine;
 use common::{python_json, scratch};
 use maas::contract::TensorSpec;
 use maas::image::{
-    center_crop, decode, float_values, resize, ImageInput, Preprocessor, Resample, RgbPixels, Size,
+    center_crop, decode, float_values, resize, ImageInput, Preprocessor, RgbPixels, Size,
     DEFAULT_MAX_IMAGE_PIXELS,
 };
 use serde_json::{json, Value};
@@ -104,11 +104,7 @@ fn every_stage_matches_transformers_image_processors() {
             let resized = resize(&theirs, th, tw, filter).unwrap();
             let their_resized = pixels(&answer["resized"]);
             let r = max_difference(&resized, &their_resized, &format!("{what}: resize"));
-            // bilinear within ±1 of Pillow's; bicubic (negative lobes, so pixels clipped
-            // between the horizontal and vertical passes) measured up to ±5 on these files
-            // with fast_image_resize's Catmull-Rom: the gap to issue 30's ±1 is still open
-            let allowed = if filter == Resample::Bicubic { 5 } else { 1 };
-            assert!(r <= allowed, "{what}: resized pixels differ by {r}");
+            assert!(r <= 1, "{what}: resized pixels differ by {r}");
 
             let their_final = match preprocessor.center_crop() {
                 Some((ch, cw)) => {

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::decode::MIN_IMAGE_SIDE;
 use super::PreprocessorError;
 
 /// The attachment that holds a version's preprocessing.
@@ -279,9 +280,14 @@ fn flag(fields: &Map<String, Value>, key: &str, default: bool) -> Result<bool, P
 fn dimension(value: &Value, key: &str) -> Result<u32, PreprocessorError> {
     value
         .as_u64()
-        .filter(|n| (1..=16_384).contains(n))
+        .filter(|n| (u64::from(MIN_IMAGE_SIDE)..=16_384).contains(n))
         .map(|n| n as u32)
-        .ok_or_else(|| PreprocessorError::bad(key, "whole numbers of pixels from 1 to 16384"))
+        .ok_or_else(|| {
+            PreprocessorError::bad(
+                key,
+                &format!("whole numbers of pixels from {MIN_IMAGE_SIDE} to 16384"),
+            )
+        })
 }
 
 fn size_of(fields: &Map<String, Value>, key: &str) -> Result<Size, PreprocessorError> {

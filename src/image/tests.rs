@@ -101,6 +101,12 @@ fn keys_maas_does_not_apply_and_bad_values_are_refused_by_name() {
         r#"{"size": {"height": 8, "width": 8}, "image_mean": 0.5, "image_std": [1, 0, 1]}"#,
     );
     assert!(message.contains("'image_std'"), "{message}");
+    let message =
+        refused(r#"{"size": {"height": 2, "width": 8}, "image_mean": 0.5, "image_std": 0.5}"#);
+    assert!(
+        message.contains("'size'") && message.contains("from 4"),
+        "{message}"
+    );
     assert!(refused("[1]").contains("not a JSON object"));
 }
 
