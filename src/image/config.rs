@@ -19,6 +19,21 @@ const DESCRIPTIVE_KEYS: [&str; 4] = [
     "_processor_class",
 ];
 
+/// The keys maas applies, in transformers' order of the steps.
+pub(super) const APPLIED_KEYS: [&str; 11] = [
+    "do_resize",
+    "size",
+    "resample",
+    "do_center_crop",
+    "crop_size",
+    "do_rescale",
+    "rescale_factor",
+    "do_normalize",
+    "image_mean",
+    "image_std",
+    "do_convert_rgb",
+];
+
 /// Resampling filters by PIL's numbering, as `resample` gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resample {
@@ -47,18 +62,6 @@ impl Resample {
             5 => Resample::Hamming,
             _ => return None,
         })
-    }
-
-    /// PIL's number for it.
-    pub fn pil_code(self) -> u8 {
-        match self {
-            Resample::Nearest => 0,
-            Resample::Lanczos => 1,
-            Resample::Bilinear => 2,
-            Resample::Bicubic => 3,
-            Resample::Box => 4,
-            Resample::Hamming => 5,
-        }
     }
 
     /// Its name in messages and `maas models show`.
@@ -125,21 +128,8 @@ impl Preprocessor {
             return Err(PreprocessorError::Json("not a JSON object".into()));
         };
         for key in fields.keys() {
-            let known = DESCRIPTIVE_KEYS.contains(&key.as_str())
-                || [
-                    "do_resize",
-                    "size",
-                    "resample",
-                    "do_center_crop",
-                    "crop_size",
-                    "do_rescale",
-                    "rescale_factor",
-                    "do_normalize",
-                    "image_mean",
-                    "image_std",
-                    "do_convert_rgb",
-                ]
-                .contains(&key.as_str());
+            let known =
+                DESCRIPTIVE_KEYS.contains(&key.as_str()) || APPLIED_KEYS.contains(&key.as_str());
             if !known {
                 return Err(PreprocessorError::UnsupportedKey(key.clone()));
             }
@@ -221,8 +211,9 @@ impl Preprocessor {
         self.normalize
     }
 
-    /// Whether grey, palette and RGBA images become RGB (alpha dropped, as PIL's
-    /// `convert("RGB")` does); without it, only RGB images are taken.
+    /// `do_convert_rgb` as declared. Decoding converts every image to RGB (alpha dropped, as
+    /// PIL's `convert("RGB")` does) whatever it says; refusing non-RGB images when it is
+    /// false is still to do (issue 30).
     pub fn convert_rgb(&self) -> bool {
         self.convert_rgb
     }

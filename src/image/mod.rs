@@ -24,7 +24,7 @@ pub enum PreprocessorError {
     #[error("{PREPROCESSOR_FILE} is not valid JSON: {0}")]
     Json(String),
     /// A key maas does not apply (applying it differently from training would be silent).
-    #[error("{PREPROCESSOR_FILE}: maas does not apply '{0}'; it applies do_resize, size, resample, do_center_crop, crop_size, do_rescale, rescale_factor, do_normalize, image_mean, image_std and do_convert_rgb: remove the key or preprocess on the client")]
+    #[error("{PREPROCESSOR_FILE}: maas does not apply '{0}'; it applies {applied}: remove the key or preprocess on the client", applied = config::APPLIED_KEYS.join(", "))]
     UnsupportedKey(String),
     /// A key with a value of the wrong form.
     #[error("{PREPROCESSOR_FILE}: '{key}' must be {expected}")]

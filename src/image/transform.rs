@@ -3,7 +3,7 @@
 //! center crop with transformers' offsets (zero padding where the image is smaller), then
 //! rescale in f64 and normalise in f32, as its numpy code computes them.
 
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::config::{Preprocessor, Resample};
@@ -44,10 +44,11 @@ fn one_pass(
     if (pixels.height(), pixels.width()) == (height, width) {
         return Ok(pixels.clone());
     }
-    let source = Image::from_vec_u8(
+    // borrowed: no copy of the source pixels per pass
+    let source = ImageRef::new(
         pixels.width(),
         pixels.height(),
-        pixels.bytes().to_vec(),
+        pixels.bytes(),
         PixelType::U8x3,
     )
     .map_err(|e| ImageError::Corrupt(e.to_string()))?;
@@ -124,10 +125,7 @@ pub fn float_values(
 ) -> Vec<f32> {
     let plane = pixels.width() as usize * pixels.height() as usize;
     let mut out = vec![0f32; plane * 3];
-    let (mean, std) = preprocessor
-        .normalize()
-        .map_or(([0.0; 3], [1.0; 3]), |(m, s)| (m, s));
-    let normalise = preprocessor.normalize().is_some();
+    let normalize = preprocessor.normalize();
     for (i, pixel) in pixels.bytes().chunks_exact(3).enumerate() {
         for c in 0..3 {
             let mut v = match preprocessor.rescale() {
@@ -135,7 +133,7 @@ pub fn float_values(
                 Some(factor) => (f64::from(pixel[c]) * factor) as f32,
                 None => f32::from(pixel[c]),
             };
-            if normalise {
+            if let Some((mean, std)) = normalize {
                 v = (v - mean[c]) / std[c];
             }
             let at = if channels_last {
